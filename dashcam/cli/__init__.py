@@ -1,0 +1,69 @@
+"""The ``dashcam`` command. Each command group lives in its own module with a ``register(app)`` function."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+import typer
+
+from dashcam import __version__
+
+app = typer.Typer(
+    name="dashcam",
+    help="Turn raw dashcam footage into searchable, labeled, GPS-tagged data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Order here is the order in `dashcam --help`.
+COMMAND_MODULES = [
+    "run",
+    "ingest",
+    "gps",
+    "plates",
+    "search",
+    "synth",
+    "config",
+    "db",
+    "models",
+    "setup",
+    "archive",
+    "ui",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dashcam-processor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"dashcam.cli.{_name}")
+    except ModuleNotFoundError as exc:  # a command group not written yet
+        if exc.name != f"dashcam.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    app()

@@ -1,0 +1,63 @@
+"""Helpers every CLI command shares: one JSON document on stdout for --json, one-line errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, default=_default, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr, no traceback."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Progress]:
+    """A rich progress display on stderr (so --json output on stdout stays clean)."""
+    prog = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not enabled,
+        transient=False,
+    )
+    with prog:
+        yield prog

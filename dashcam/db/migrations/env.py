@@ -1,0 +1,44 @@
+"""Alembic environment: the URL comes from the caller (dashcam db upgrade) or the configuration."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool
+from sqlmodel import SQLModel
+
+import dashcam.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from dashcam.db.session import make_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from dashcam.config import load_config
+
+    return load_config().database_url()
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        # batch mode lets ALTER-style migrations work on SQLite too
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,250 @@
+"""SQLModel tables of what the stages produce, shaped for the web UI's searches.
+
+Natural keys (unique constraints) make every stage's write an idempotent upsert: a clip is its
+content hash; a stage run is (clip, stage); a sighting is (clip, track); a plate read is
+(sighting, video time); a medium is its storage key. Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey(target, ondelete="CASCADE"), nullable=nullable, index=index),
+    )
+
+
+# ---------------------------------------------------------------- clips
+
+
+class ClipBase(SQLModel):
+    content_hash: str = Field(max_length=64, description="sha256 of the file's bytes: the clip's identity")
+    file_name: str = Field(max_length=255, description="the camera's file name")
+    source: str | None = Field(
+        default=None, max_length=1024, description="where it came from (camera URL path or folder)"
+    )
+    channel: str | None = Field(
+        default=None, max_length=1, description="F front, R rear, I interior, T telephoto"
+    )
+    kind: str = Field(default="normal", max_length=16, description="normal, parking, event or protected")
+    protected: bool = Field(
+        default=False, description="read-only on the camera (RO/event): retention keeps it"
+    )
+    pinned: bool = Field(default=False, description="pinned by a user: retention keeps it")
+    sequence: int | None = Field(default=None, description="the camera's running clip number")
+    moment_key: str | None = Field(
+        default=None, max_length=64, index=True, description="links front/rear clips of one moment"
+    )
+    recorded_local: str | None = Field(
+        default=None, max_length=32, description="start time on the camera's clock (ISO, no zone)"
+    )
+    utc_offset_s: int | None = Field(default=None, description="camera clock minus UTC, estimated from GPS")
+    duration_s: float | None = None
+    size_bytes: int = Field(default=0, sa_type=BigInteger)
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    raw_key: str | None = Field(
+        default=None, max_length=512, description="storage key in the raw area (None once deleted)"
+    )
+    gps_points: int = 0
+
+
+class Clip(ClipBase, table=True):
+    __tablename__ = "clip"
+    __table_args__ = (UniqueConstraint("content_hash", name="uq_clip_content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    recorded_at: datetime | None = _ts(index=True)  # UTC start of the clip
+    created_at: datetime | None = _ts(nullable=False)
+    updated_at: datetime | None = _ts(nullable=False)
+    raw_deleted_at: datetime | None = _ts()
+
+
+class ClipPublic(ClipBase):
+    id: int
+    recorded_at: datetime | None
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- stage runs
+
+
+class StageRun(SQLModel, table=True):
+    """The latest state of one stage for one clip (attempts counts retries)."""
+
+    __tablename__ = "stage_run"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "stage", name="uq_stage_run_clip_stage"),
+        Index("ix_stage_run_stage_status", "stage", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = _fk("clip.id", index=False)
+    stage: str = Field(max_length=32)
+    version: str = Field(max_length=32)
+    status: str = Field(max_length=16, description="queued, running, done, failed, skipped")
+    error: str | None = Field(default=None, max_length=4000)
+    attempts: int = 0
+    device: str | None = Field(default=None, max_length=255)
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    cache_key: str | None = Field(default=None, max_length=128)
+    output_key: str | None = Field(default=None, max_length=512)
+    stats: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts(index=True)
+    duration_s: float | None = None
+
+
+# ---------------------------------------------------------------- GPS
+
+
+class GpsPoint(SQLModel, table=True):
+    __tablename__ = "gps_point"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "t", name="uq_gps_point_clip_t"),
+        Index("ix_gps_point_lat_lon", "lat", "lon"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = _fk("clip.id", index=False)
+    t: float = Field(description="seconds from the start of the clip")
+    time_utc: datetime | None = _ts(index=True)
+    lat: float
+    lon: float
+    speed_kmh: float | None = None
+    heading: float | None = None
+
+
+# ---------------------------------------------------------------- preprocess windows
+
+
+class Window(SQLModel, table=True):
+    """A stretch of a clip the preprocess stage found worth heavy processing."""
+
+    __tablename__ = "window"
+    __table_args__ = (UniqueConstraint("clip_id", "start_s", name="uq_window_clip_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = _fk("clip.id", index=False)
+    start_s: float
+    end_s: float
+    score: float = 0.0
+    labels: list[str] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# ---------------------------------------------------------------- sightings and plates
+
+
+class Sighting(SQLModel, table=True):
+    """One tracked object in one clip: first/last time, best frame, a box per frame."""
+
+    __tablename__ = "sighting"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "track_id", name="uq_sighting_clip_track"),
+        Index("ix_sighting_lat_lon", "lat", "lon"),
+        Index("ix_sighting_label_time", "label", "time_utc"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = _fk("clip.id", index=False)
+    track_id: int
+    label: str = Field(max_length=32)
+    score: float
+    first_s: float
+    last_s: float
+    best_s: float
+    best_box: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    boxes: list[list[float]] | None = Field(
+        default=None, sa_column=Column(JSON), description="[t, x1, y1, x2, y2, score] per frame"
+    )
+    frames: int = 0
+    time_utc: datetime | None = _ts(index=True)
+    lat: float | None = None
+    lon: float | None = None
+    speed_kmh: float | None = None
+    heading: float | None = None
+    plate_text: str | None = Field(
+        default=None, max_length=16, index=True, description="consensus of the reads"
+    )
+    plate_key: str | None = Field(
+        default=None, max_length=16, index=True, description="plate with OCR confusions folded"
+    )
+    plate_confidence: float | None = None
+    plate_alternatives: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    plate_corrected: str | None = Field(
+        default=None, max_length=16, index=True, description="a user's correction"
+    )
+
+
+class PlateRead(SQLModel, table=True):
+    """One OCR read of a plate on one frame of a sighting."""
+
+    __tablename__ = "plate_read"
+    __table_args__ = (
+        UniqueConstraint("sighting_id", "t", name="uq_plate_read_sighting_t"),
+        Index("ix_plate_read_lat_lon", "lat", "lon"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    sighting_id: int = _fk("sighting.id", index=False)
+    clip_id: int = _fk("clip.id")
+    t: float
+    text_raw: str = Field(max_length=32)
+    text: str = Field(max_length=16, index=True)
+    plate_key: str = Field(max_length=16, index=True)
+    confidence: float
+    box: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    time_utc: datetime | None = _ts(index=True)
+    lat: float | None = None
+    lon: float | None = None
+
+
+# ---------------------------------------------------------------- media
+
+
+class Media(SQLModel, table=True):
+    """A web-ready file (thumbnail, plate crop, sighting clip, web copy of a clip) and where it is now."""
+
+    __tablename__ = "media"
+    __table_args__ = (UniqueConstraint("key", name="uq_media_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    clip_id: int = _fk("clip.id")
+    sighting_id: int | None = _fk("sighting.id", nullable=True)
+    kind: str = Field(max_length=16, description="thumbnail, plate_crop, sighting_clip, clip_web")
+    key: str = Field(max_length=512, description="deterministic storage key, the same in every area")
+    area: str = Field(max_length=16, description="heavy_output until archived, then archive")
+    mime: str = Field(max_length=64)
+    size_bytes: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64)
+    created_at: datetime | None = _ts(nullable=False)
+    archived_at: datetime | None = _ts()
+
+
+# ---------------------------------------------------------------- watchlist
+
+
+class WatchlistEntry(SQLModel, table=True):
+    __tablename__ = "watchlist"
+    __table_args__ = (UniqueConstraint("pattern", "mode", name="uq_watchlist_pattern_mode"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128)
+    pattern: str = Field(
+        max_length=64, description="a plate, a regular expression, or a plate to match within N edits"
+    )
+    mode: str = Field(default="exact", max_length=8, description="exact, pattern or edits")
+    max_edits: int = 0
+    notes: str | None = Field(default=None, max_length=1000)
+    created_at: datetime | None = _ts(nullable=False)
+
+
+ALL_TABLES = [Clip, StageRun, GpsPoint, Window, Sighting, PlateRead, Media, WatchlistEntry]

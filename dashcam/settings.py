@@ -1,0 +1,81 @@
+"""Process settings read from the environment (``DASHCAM_*``).
+
+Slow-changing, shared configuration lives in the config directory (see :mod:`dashcam.config`);
+this module only holds what differs per process: where things are on this machine and secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Every variable the project reads, with what it means: the README's table is generated from this.
+ENV_VARS: dict[str, str] = {
+    "DASHCAM_CONFIG_DIR": "config directory holding config.json and devices/*.json (default /etc/dashcam-processor)",
+    "DASHCAM_DATA_DIR": "root of the embedded default: storage areas, SQLite database (default ./dashcam-data)",
+    "DASHCAM_DATABASE_URL": "SQLAlchemy URL of the results database, e.g. postgresql+psycopg://user:pw@host/db "
+    "(default: sqlite under DASHCAM_DATA_DIR)",
+    "DASHCAM_DEVICE": "hostname of this device, picks devices/<name>.json (default: the machine's hostname)",
+    "DASHCAM_MODELS_DIR": "folder searched for model weights before any download",
+    "DASHCAM_TESTDATA": "folder of real test data (tests only)",
+    "DASHCAM_STRICT_TESTS": "1: a test that lacks its data, model or service fails instead of skipping",
+    "DASHCAM_CAMERA_PASSWORD": "the dashcam's Wi-Fi API password, when the camera needs one",
+    "DASHCAM_SECRET_KEY": "secret that signs web UI sessions and API tokens (required by `dashcam ui`)",
+}
+
+DEFAULT_CONFIG_DIR = Path("/etc/dashcam-processor")
+DEFAULT_DATA_DIR = Path("dashcam-data")
+
+# Values that must never be accepted as secrets.
+_WEAK_SECRETS = {"", "changeme", "change-me", "secret", "default", "dashcam", "password"}
+
+
+class SettingsError(ValueError):
+    """A process setting is missing or unsafe."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    config_dir_explicit: bool
+    data_dir: Path
+    database_url: str | None
+    device: str
+    models_dir: Path | None
+    testdata: Path | None
+    strict_tests: bool
+    secret_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        config_dir = env.get("DASHCAM_CONFIG_DIR")
+        models = env.get("DASHCAM_MODELS_DIR")
+        testdata = env.get("DASHCAM_TESTDATA")
+        return cls(
+            config_dir=Path(config_dir) if config_dir else DEFAULT_CONFIG_DIR,
+            config_dir_explicit=bool(config_dir),
+            data_dir=Path(env.get("DASHCAM_DATA_DIR") or DEFAULT_DATA_DIR).absolute(),
+            database_url=env.get("DASHCAM_DATABASE_URL") or None,
+            device=env.get("DASHCAM_DEVICE") or socket.gethostname(),
+            models_dir=Path(models).absolute() if models else None,
+            testdata=Path(testdata).absolute() if testdata else None,
+            strict_tests=env.get("DASHCAM_STRICT_TESTS", "") not in ("", "0", "false", "no"),
+            secret_key=env.get("DASHCAM_SECRET_KEY") or None,
+        )
+
+    def require_secret_key(self) -> str:
+        """The session/token secret; refuses a missing, short or well-known one."""
+        key = self.secret_key or ""
+        if key.lower() in _WEAK_SECRETS or len(key) < 16:
+            raise SettingsError(
+                "DASHCAM_SECRET_KEY must be set to a random string of at least 16 characters "
+                '(e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
+            )
+        return key
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()

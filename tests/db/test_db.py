@@ -1,0 +1,117 @@
+"""Schema migrations and idempotent writes, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import inspect, select
+
+from dashcam.db import crud
+from dashcam.db.models import Clip, GpsPoint, StageRun
+from dashcam.db.session import current_revision, downgrade, head_revision, make_engine, session_scope, upgrade
+
+TABLES = {"clip", "stage_run", "gps_point", "window", "sighting", "plate_read", "media", "watchlist"}
+H1 = "a" * 64
+H2 = "b" * 64
+
+
+def test_migration_up_and_down(db_url: str) -> None:
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+    engine = make_engine(db_url)
+    insp = inspect(engine)
+    assert set(insp.get_table_names()) >= TABLES
+    indexed = {tuple(ix["column_names"]) for ix in insp.get_indexes("sighting")}
+    assert ("plate_text",) in indexed and ("lat", "lon") in indexed and ("label", "time_utc") in indexed
+    engine.dispose()
+    downgrade(db_url, "base")
+    engine = make_engine(db_url)
+    assert not TABLES & set(inspect(engine).get_table_names())
+    engine.dispose()
+    upgrade(db_url)  # and back up again
+    assert current_revision(db_url) == head_revision()
+
+
+@pytest.fixture
+def engine(db_url: str):
+    upgrade(db_url)
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def test_register_clip_is_idempotent(engine) -> None:
+    t = datetime(2023, 8, 15, 10, 34, 56, tzinfo=timezone.utc)
+    with session_scope(engine) as s:
+        cid, created = crud.register_clip(
+            session=s,
+            content_hash=H1,
+            file_name="2023_0815_123456_000120F.MP4",
+            size_bytes=5 << 30,
+            channel="F",
+            recorded_at=t,
+            protected=True,
+        )
+        assert created
+    with session_scope(engine) as s:
+        # the same bytes arriving again (SD card import, different name, unprotected folder)
+        cid2, created2 = crud.register_clip(
+            session=s, content_hash=H1, file_name="copy.MP4", size_bytes=5 << 30, protected=False
+        )
+        assert (cid2, created2) == (cid, False)
+    with session_scope(engine) as s:
+        rows = s.execute(select(Clip)).scalars().all()
+        assert len(rows) == 1
+        assert rows[0].protected is True  # never cleared by a later arrival
+        assert rows[0].size_bytes == 5 << 30  # 64-bit sizes
+        assert rows[0].recorded_at is not None and rows[0].recorded_at.replace(tzinfo=timezone.utc) == t
+
+
+def test_stage_runs_count_attempts_and_never_duplicate(engine) -> None:
+    with session_scope(engine) as s:
+        cid, _ = crud.register_clip(session=s, content_hash=H2, file_name="x.MP4", size_bytes=1)
+    for attempt in range(3):
+        with session_scope(engine) as s:
+            crud.stage_started(session=s, clip_id=cid, stage="preprocess", version="1")
+        with session_scope(engine) as s:
+            status = "failed" if attempt < 2 else "done"
+            crud.stage_finished(
+                session=s,
+                clip_id=cid,
+                stage="preprocess",
+                status=status,
+                error="boom" if attempt < 2 else None,
+            )
+    with session_scope(engine) as s:
+        runs = s.execute(select(StageRun)).scalars().all()
+        assert len(runs) == 1
+        assert (runs[0].attempts, runs[0].status, runs[0].error) == (3, "done", None)
+        assert runs[0].duration_s is not None and runs[0].duration_s >= 0
+
+
+def test_replacing_gps_points_replaces(engine) -> None:
+    with session_scope(engine) as s:
+        cid, _ = crud.register_clip(session=s, content_hash=H2, file_name="x.MP4", size_bytes=1)
+    pts = [
+        {"t": float(i), "lat": 50.0 + i * 1e-4, "lon": 30.0, "speed_kmh": 36.0, "heading": 90.0}
+        for i in range(5)
+    ]
+    for _ in range(2):
+        with session_scope(engine) as s:
+            crud.replace_gps_points(session=s, clip_id=cid, points=pts)
+    with session_scope(engine) as s:
+        assert crud.count_rows(session=s, model=GpsPoint) == 5
+        assert s.get(Clip, cid).gps_points == 5
+
+
+def test_deleting_a_clip_cascades(engine) -> None:
+    with session_scope(engine) as s:
+        cid, _ = crud.register_clip(session=s, content_hash=H1, file_name="x.MP4", size_bytes=1)
+        crud.replace_gps_points(session=s, clip_id=cid, points=[{"t": 0.0, "lat": 1.0, "lon": 2.0}])
+        crud.stage_started(session=s, clip_id=cid, stage="ingest", version="1")
+    with session_scope(engine) as s:
+        s.delete(s.get(Clip, cid))
+    with session_scope(engine) as s:
+        assert crud.count_rows(session=s, model=GpsPoint) == 0
+        assert crud.count_rows(session=s, model=StageRun) == 0

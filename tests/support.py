@@ -1,0 +1,58 @@
+"""Shared test helpers: strict-mode skipping and paths to the real data beside the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+STRICT = os.environ.get("DASHCAM_STRICT_TESTS", "") not in ("", "0", "false", "no")
+
+
+def need(reason: str) -> None:
+    """A test lacks its data, model or service: skip, or fail under DASHCAM_STRICT_TESTS=1."""
+    if STRICT:
+        pytest.fail(f"missing under DASHCAM_STRICT_TESTS=1: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def env_dir(var: str) -> Path:
+    value = os.environ.get(var)
+    if not value:
+        need(f"{var} is not set")
+    path = Path(value).absolute()
+    if not path.is_dir():
+        need(f"{var}={value} is not a directory")
+    return path
+
+
+def testdata_dir() -> Path:
+    return env_dir("DASHCAM_TESTDATA")
+
+
+def models_dir() -> Path:
+    return env_dir("DASHCAM_MODELS_DIR")
+
+
+def model_file(name: str) -> Path:
+    path = models_dir() / name
+    if not path.is_file():
+        need(f"model {name} not found in DASHCAM_MODELS_DIR")
+    return path
+
+
+def testdata_file(rel: str) -> Path:
+    path = testdata_dir() / rel
+    if not path.exists():
+        need(f"test data {rel} not found in DASHCAM_TESTDATA")
+    return path
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        need(f"{name} is not installed")
+    assert path
+    return path
