@@ -1,0 +1,165 @@
+"""Import clips from a folder (an SD card, a viofosync download folder) with the camera's rules.
+
+Each clip is copied to ``<name>.part`` while hashed, read back and hashed again, then renamed: the
+destination never shows a partial clip. A clip already in the destination with the same content is
+skipped, so importing the same folder twice does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from dashcam.camera.fsutil import HASH_CHUNK, landing_paths, open_part, publish, sha256_file
+from dashcam.camera.listing import Rejected
+from dashcam.camera.names import ClipName, HostileName, is_video_name, parse_clip_name
+from dashcam.video.mp4box import Mp4Error, check_complete
+
+log = logging.getLogger(__name__)
+
+
+class ImportFailed(OSError):
+    """A clip could not be copied and verified (the message names the file and the problem)."""
+
+
+@dataclass(frozen=True)
+class ImportedFile:
+    """A clip now in the destination, with the hash it was verified against."""
+
+    source: Path
+    path: Path
+    sha256: str
+    size: int
+    clip: ClipName
+
+
+@dataclass
+class ImportReport:
+    """What one import did; keys of ``skipped``/``failed`` are source paths relative to the source folder."""
+
+    imported: list[ImportedFile] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # sources removed by move=True
+    warnings: list[str] = field(default_factory=list)
+
+
+def _walk(src: Path, dest: Path) -> list[Path]:
+    """Every file under ``src`` in a stable order, not descending into ``dest`` or hidden folders."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(src, followlinks=False):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != dest.resolve())
+        found.extend(here / f for f in sorted(files))
+    return found
+
+
+def _copy_verified(source: Path, part: Path) -> tuple[str, int]:
+    """Copy ``source`` to ``part`` hashing it, read ``part`` back; return (sha256, size)."""
+    before = source.stat().st_size
+    h = hashlib.sha256()
+    with open(source, "rb") as fin, os.fdopen(open_part(part, truncate=True), "ab") as fout:
+        while chunk := fin.read(HASH_CHUNK):
+            h.update(chunk)
+            fout.write(chunk)
+        fout.flush()
+        os.fsync(fout.fileno())
+    size = part.stat().st_size
+    if size != before or source.stat().st_size != before:
+        raise ImportFailed(f"{source}: changed size while being copied ({before} -> {size} bytes)")
+    digest = h.hexdigest()
+    if sha256_file(part) != digest:
+        raise ImportFailed(f"{source}: copy does not read back the same (sha256 mismatch)")
+    return digest, size
+
+
+def _import_one(
+    source: Path,
+    rel: str,
+    dest: Path,
+    move: bool,
+    report: ImportReport,
+    already_have: Callable[[Path, int], bool] | None = None,
+) -> None:
+    name = source.name
+    try:
+        final, part = landing_paths(dest, name)
+    except (HostileName, ValueError) as exc:
+        report.rejected.append(Rejected(rel, str(exc)))
+        return
+    try:
+        check_complete(source)
+    except Mp4Error as exc:
+        report.skipped[rel] = f"unfinished MP4: {exc}"
+        return
+    st = source.stat()
+    if already_have is not None and already_have(source, st.st_size):
+        report.skipped[rel] = "already registered"
+        return
+    if final.exists():
+        if final.stat().st_size == st.st_size and sha256_file(final) == sha256_file(source):
+            report.skipped[rel] = "already imported"
+            if move:
+                source.unlink()
+                report.removed.append(source)
+        else:
+            report.failed[rel] = f"{rel}: {final} already exists with different content"
+        return
+    try:
+        digest, size = _copy_verified(source, part)
+    except ImportFailed as exc:
+        part.unlink(missing_ok=True)
+        report.failed[rel] = str(exc)
+        return
+    mtime = datetime.fromtimestamp(st.st_mtime)
+    publish(part, final, mtime=mtime)
+    if move:
+        source.unlink()
+        report.removed.append(source)
+    clip = parse_clip_name(name, fallback_time=mtime)
+    if not clip.matched:
+        report.warnings.append(f"{rel}: name matches no known camera style, using the file time")
+    report.imported.append(ImportedFile(source, final, digest, size, clip))
+    log.info("%s: imported as %s", rel, final)
+
+
+def import_folder(
+    src_dir: str | os.PathLike[str],
+    dest_dir: str | os.PathLike[str],
+    *,
+    move: bool = False,
+    already_have: Callable[[Path, int], bool] | None = None,
+) -> ImportReport:
+    """Import every camera clip under ``src_dir`` into ``dest_dir``; ``move`` removes verified sources.
+
+    ``already_have(path, size)`` lets the caller skip clips it registered before (no copy, no hash).
+    """
+    src, dest = Path(src_dir), Path(dest_dir)
+    if not src.is_dir():
+        raise NotADirectoryError(f"{src}: not a folder to import from")
+    dest.mkdir(parents=True, exist_ok=True)
+    if src.resolve() == dest.resolve():
+        raise ValueError(f"{src}: source and destination are the same folder")
+    report = ImportReport()
+    for source in _walk(src, dest):
+        rel = str(source.relative_to(src))
+        if source.name.startswith("."):
+            report.skipped[rel] = "hidden file"  # macOS "._" companions, .Trashes and the like
+        elif source.is_symlink() or not source.is_file():
+            report.skipped[rel] = "not a regular file"
+        elif source.name.endswith(".part"):
+            report.skipped[rel] = "unfinished download (.part)"
+        elif not is_video_name(source.name):
+            report.skipped[rel] = "not a video"
+        else:
+            try:
+                _import_one(source, rel, dest, move, report, already_have)
+            except OSError as exc:
+                report.failed[rel] = f"{rel}: {exc}"
+    return report
