@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dashcam.settings import Settings, get_settings
+from dashcam.vision.config import VisionConfig
 
 
 class _Strict(BaseModel):
@@ -127,6 +128,11 @@ class CameraSection(_Strict):
 class DetectionSection(_Strict):
     sample_fps: float = Field(
         2.0, gt=0, le=60, description="Frames per second the preprocess stage looks at."
+    )
+    max_sample_gap_s: float = Field(
+        1.5,
+        gt=0,
+        description="Keyframes further apart than this are too sparse: sample at sample_fps instead.",
     )
     coarse_labels: list[str] = Field(
         default_factory=lambda: ["car", "truck", "bus", "motorcycle", "bicycle", "person"],
@@ -248,6 +254,10 @@ class GlobalConfig(_Strict):
     plates: PlatesSection = Field(default_factory=PlatesSection, description="Plate reading.")  # type: ignore[arg-type]
     webui: WebUiSection = Field(default_factory=WebUiSection, description="Web UI and API.")  # type: ignore[arg-type]
     archive: ArchiveSection = Field(default_factory=ArchiveSection, description="Archive.")  # type: ignore[arg-type]
+    vision: VisionConfig = Field(
+        default_factory=VisionConfig,
+        description="Detector and OCR backends of each stage (device files' gpu/coral sections refine them).",
+    )
     models_dir: str | None = Field(
         None, description="Folder searched for model weights (after DASHCAM_MODELS_DIR)."
     )

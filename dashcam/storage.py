@@ -71,7 +71,7 @@ def check_key(key: str) -> str:
     ):
         raise BadKey(f"unsafe storage key {key!r}")
     parts = PurePosixPath(key).parts
-    if any(p in ("..", ".", "") for p in parts) or any(TMP_MARK in p for p in parts):
+    if any(p in ("..", ".", "") or p.startswith(".") for p in parts) or any(TMP_MARK in p for p in parts):
         raise BadKey(f"unsafe storage key {key!r}")
     return key
 
@@ -169,14 +169,15 @@ class Area:
             if not start.exists():
                 return
             for p in sorted(start.rglob("*")):
-                if p.is_file() and TMP_MARK not in p.name:
-                    yield p.relative_to(base).as_posix()
+                rel = p.relative_to(base)
+                if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    yield rel.as_posix()
             return
         fs = self._fs()
         root = self.root.rstrip("/")
         for p in sorted(fs.find(root + "/" + prefix if prefix else root)):
             rel = p[len(fs._strip_protocol(root)) :].lstrip("/")
-            if TMP_MARK not in rel.rsplit("/", 1)[-1]:
+            if not any(part.startswith(".") for part in rel.split("/")):
                 yield rel
 
     # ---------------------------------------------------------------- writing

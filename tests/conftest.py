@@ -9,6 +9,15 @@ from pathlib import Path
 
 import pytest
 
+# the fake camera and real MP4 fixtures serve the flow tests too
+from tests.camera.conftest import (  # noqa: F401
+    fake_camera,
+    highway_mp4,
+    lanes_mp4,
+    recorded_mp4,
+    stocked_camera,
+)
+
 _SESSION_ROOT = Path(tempfile.mkdtemp(prefix="dashcam-tests-"))
 # Set before anything imports prefect, so no test ever touches the user's ~/.prefect.
 os.environ["PREFECT_HOME"] = str(_SESSION_ROOT / "prefect-home")
@@ -74,3 +83,45 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server for the whole session (it takes ~10 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A config directory of our own (retries without delay), data under tmp, the real models."""
+    import json
+
+    from tests.support import models_dir
+
+    models = models_dir()
+    cfg_dir = tmp_path / "etc"
+    (cfg_dir / "devices").mkdir(parents=True)
+    data = tmp_path / "data"
+    (cfg_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "global": {"task_retry_delay_seconds": 0, "task_retries": 1},
+                "storage_paths": {
+                    "indoor_nas": {"base": str(data)},
+                    "shed_nas": {"archive_base": str(data / "archive")},
+                },
+            }
+        )
+    )
+    monkeypatch.setenv("DASHCAM_CONFIG_DIR", str(cfg_dir))
+    monkeypatch.setenv("DASHCAM_DATA_DIR", str(data))
+    monkeypatch.setenv("DASHCAM_MODELS_DIR", str(models))
+    monkeypatch.delenv("DASHCAM_DATABASE_URL", raising=False)
+    from flows.common import reset_context
+
+    reset_context()
+    yield cfg_dir
+    reset_context()

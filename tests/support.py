@@ -56,3 +56,8 @@ def need_tool(name: str) -> str:
         need(f"{name} is not installed")
     assert path
     return path
+
+
+# Imported into test modules: keep pytest from collecting these helpers as tests.
+testdata_dir.__test__ = False  # type: ignore[attr-defined]
+testdata_file.__test__ = False  # type: ignore[attr-defined]

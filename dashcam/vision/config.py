@@ -1,0 +1,186 @@
+"""Configuration of the detector and OCR backends (pydantic only: no runtime is imported here).
+
+Each backend has a config class whose ``type`` field picks it; the classes form discriminated unions
+(:data:`DetectorConfig`, :data:`OcrConfig`) that the global config file embeds in its ``vision`` section.
+Model fields take a path or a bare file name, resolved by :func:`dashcam.vision.models.resolve_model`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_MODEL_HELP = (
+    "model file: a path, or a bare file name looked up in the models directory, DASHCAM_MODELS_DIR and "
+    "~/.cache/dashcam/models (`dashcam models pull` puts standard weights there)"
+)
+
+
+class _DetectorCommon(BaseModel):
+    """Thresholds every detector backend shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conf: float = Field(default=0.25, ge=0.0, le=1.0, description="minimum detection score kept")
+    iou: float = Field(
+        default=0.45, ge=0.0, le=1.0, description="IoU above which non-maximum suppression drops a box"
+    )
+    classes: list[str] | None = Field(
+        default=None,
+        description="label names to keep (e.g. ['car', 'truck']); null keeps every class of the model",
+    )
+    max_detections: int = Field(default=300, ge=1, description="most boxes returned per frame")
+
+
+class UltralyticsDetectorConfig(_DetectorCommon):
+    """Any model file ultralytics loads (.pt, .onnx, .engine, .tflite), on the CPU or a CUDA GPU."""
+
+    type: Literal["ultralytics"] = Field(
+        default="ultralytics", description="backend: ultralytics (needs the [gpu] extra)"
+    )
+    model: str = Field(default="yolov8n.pt", description=_MODEL_HELP)
+    device: str = Field(
+        default="cpu",
+        pattern=r"^(cpu|cuda:\d+)$",
+        description="'cpu' or 'cuda:N' (N = the device file's gpu.device_id)",
+    )
+    batch_size: int = Field(
+        default=1, ge=1, description="frames per inference call (the device file's gpu.max_batch_size)"
+    )
+    imgsz: int | None = Field(
+        default=None, ge=32, description="inference size in pixels; null uses the model's own"
+    )
+    half: bool = Field(default=False, description="FP16 inference (CUDA only)")
+
+    @classmethod
+    def for_gpu(
+        cls, *, device_id: int, max_batch_size: int, model: str = "yolov8n.pt"
+    ) -> UltralyticsDetectorConfig:
+        """The config a device file's ``gpu`` section (device_id, max_batch_size) describes."""
+        return cls(model=model, device=f"cuda:{device_id}", batch_size=max_batch_size)
+
+
+class LiteRTDetectorConfig(_DetectorCommon):
+    """A YOLO TFLite model run through ai-edge-litert (no torch), on the CPU or a Coral Edge TPU."""
+
+    type: Literal["litert"] = Field(
+        default="litert", description="backend: ai-edge-litert (needs the [edge] extra)"
+    )
+    model: str = Field(
+        default="yolov8n_full_integer_quant_edgetpu.tflite",
+        description=_MODEL_HELP + "; a name ending in _edgetpu.tflite runs on the Edge TPU delegate",
+    )
+    edgetpu_device: str | None = Field(
+        default=None,
+        description="which Edge TPU: the device file's coral.device_path (e.g. /dev/bus/usb/001/003), "
+        "'usb', 'usb:0' or 'pci:0'; null takes the first one found",
+    )
+    fallback_model: str | None = Field(
+        default="yolov8n_full_integer_quant.tflite",
+        description="CPU twin of an _edgetpu model, used (with a warning) when no Edge TPU is present; "
+        "null makes a missing TPU an error",
+    )
+    num_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for the interpreter; null lets it choose"
+    )
+
+
+class OnnxDetectorConfig(_DetectorCommon):
+    """A YOLO ONNX model run through onnxruntime with the configured execution providers."""
+
+    type: Literal["onnxruntime"] = Field(
+        default="onnxruntime", description="backend: onnxruntime ([ocr] or [gpu] extra)"
+    )
+    model: str = Field(default="license_plate_detector_int8.onnx", description=_MODEL_HELP)
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        min_length=1,
+        description="execution providers in order of preference, e.g. "
+        "['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']",
+    )
+    device_id: int = Field(default=0, ge=0, description="GPU index for the CUDA and TensorRT providers")
+    num_threads: int | None = Field(
+        default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
+    )
+
+
+DetectorConfig = Annotated[
+    UltralyticsDetectorConfig | LiteRTDetectorConfig | OnnxDetectorConfig, Field(discriminator="type")
+]
+
+
+class RapidOcrConfig(BaseModel):
+    """RapidOCR (PP-OCR ONNX models shipped in the wheel: works offline)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["rapidocr"] = Field(
+        default="rapidocr", description="backend: rapidocr (needs the [ocr] extra)"
+    )
+    detect: bool = Field(
+        default=False, description="find text lines inside each crop first; plate crops need recognition only"
+    )
+    min_confidence: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="text read with a lower score is dropped"
+    )
+
+
+class EasyOcrConfig(BaseModel):
+    """EasyOCR (torch); its weights come from `dashcam models pull`, never downloaded at run time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["easyocr"] = Field(
+        default="easyocr", description="backend: easyocr (needs the [gpu] extra)"
+    )
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"], min_length=1, description="EasyOCR language codes"
+    )
+    model_dir: str | None = Field(
+        default=None,
+        description="folder holding craft_mlt_25k.pth / english_g2.pth; null searches the models directories "
+        "and ~/.EasyOCR/model",
+    )
+    gpu: bool = Field(default=False, description="run EasyOCR on the CUDA GPU")
+    detect: bool = Field(
+        default=False,
+        description="run the CRAFT text detector inside each crop first (needs craft_mlt_25k.pth)",
+    )
+    min_confidence: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="text read with a lower score is dropped"
+    )
+
+
+class TesseractOcrConfig(BaseModel):
+    """Tesseract through pytesseract (Debian tesseract-ocr); no extra ships it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["tesseract"] = Field(
+        default="tesseract", description="backend: tesseract (pytesseract + tesseract-ocr)"
+    )
+    lang: str = Field(default="eng", description="tesseract language pack")
+    psm: int = Field(default=7, ge=0, le=13, description="page segmentation mode; 7 = a single text line")
+
+
+OcrConfig = Annotated[RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig, Field(discriminator="type")]
+
+
+class VisionConfig(BaseModel):
+    """The ``vision`` section: which detector and OCR backend each stage uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coarse_detector: DetectorConfig | None = Field(
+        default_factory=lambda: LiteRTDetectorConfig(),
+        description="cheap vehicle filter of the preprocess stage (Jetson + Coral); null disables it",
+    )
+    vehicle_detector: DetectorConfig | None = Field(
+        default_factory=lambda: UltralyticsDetectorConfig(device="cuda:0", batch_size=2),
+        description="vehicle detector of the heavy stage (GPU box); null disables it",
+    )
+    plate_detector: DetectorConfig | None = Field(
+        default_factory=lambda: OnnxDetectorConfig(), description="licence plate detector of the heavy stage"
+    )
+    ocr: OcrConfig = Field(default_factory=RapidOcrConfig, description="reads the text of plate crops")

@@ -1,0 +1,111 @@
+"""YOLO ONNX models through onnxruntime with the configured execution providers."""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dashcam.vision import labels, yolo_decode
+from dashcam.vision.config import OnnxDetectorConfig
+from dashcam.vision.detectors.base import Detector
+from dashcam.vision.errors import BackendUnavailable, missing_runtime
+from dashcam.vision.types import Detection
+
+log = logging.getLogger(__name__)
+
+_GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+
+
+class OnnxDetector(Detector[OnnxDetectorConfig]):
+    """A YOLO detect export (.onnx, NCHW input) run by onnxruntime."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, cfg: OnnxDetectorConfig, **kwargs: Any) -> None:
+        super().__init__(cfg, **kwargs)
+        self._session: Any = None
+
+    def _providers(self, available: list[str]) -> list[Any]:
+        """The configured providers with their options; an absent one is a loud error."""
+        absent = [p for p in self.cfg.providers if p not in available]
+        if absent:
+            raise BackendUnavailable(
+                f"onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)}): install "
+                "onnxruntime-gpu for CUDA/TensorRT, or configure providers: ['CPUExecutionProvider']"
+            )
+        return [
+            (p, {"device_id": self.cfg.device_id}) if p in _GPU_PROVIDERS else p for p in self.cfg.providers
+        ]
+
+    def load(self) -> None:
+        """Open the inference session and warm it up."""
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise missing_runtime("onnxruntime", "onnxruntime") from exc
+        path = self.resolve(self.cfg.model)
+        opts = ort.SessionOptions()
+        if self.cfg.num_threads:
+            opts.intra_op_num_threads = self.cfg.num_threads
+        self._session = ort.InferenceSession(
+            str(path), sess_options=opts, providers=self._providers(ort.get_available_providers())
+        )
+        inp = self._session.get_inputs()[0]
+        self._input_name = inp.name
+        shape = inp.shape
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if isinstance(shape[2], int) and isinstance(shape[3], int):
+            self.input_size = (shape[2], shape[3])
+        else:  # dynamic spatial axes: the size it was exported for
+            size = ast.literal_eval(meta.get("imgsz", "[640, 640]"))
+            self.input_size = (int(size[0]), int(size[1]))
+        self._dtype = np.dtype(_ORT_DTYPES.get(inp.type, np.float32))
+        self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.names = labels.names_for_onnx(meta, path)
+        self.end2end = meta.get("end2end", "False") == "True"
+        self.keep = self.keep_class_ids()
+        self.model_path = path
+        self._loaded = True
+        # The first run allocates buffers and picks kernels (TensorRT builds its engine): do it now.
+        self.warmup()
+        log.info("onnxruntime detector %s loaded (%s)", path.name, self._session.get_providers()[0])
+
+    def _detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
+        step = self._fixed_batch or len(frames)
+        results: list[list[Detection]] = []
+        for start in range(0, len(frames), step):
+            chunk = frames[start : start + step]
+            boxes_info = []
+            tensors = []
+            for frame in chunk:
+                img, box = yolo_decode.letterbox(frame, self.input_size)
+                tensors.append(yolo_decode.to_input(img, nchw=True, dtype=self._dtype))
+                boxes_info.append(box)
+            batch = np.concatenate(tensors)
+            if self._fixed_batch and len(chunk) < self._fixed_batch:  # pad a short last chunk
+                batch = np.concatenate(
+                    [batch, np.zeros_like(batch[:1]).repeat(self._fixed_batch - len(chunk), 0)]
+                )
+            out = self._session.run(None, {self._input_name: batch})[0]
+            for i, frame in enumerate(chunk):
+                boxes, scores, ids = yolo_decode.decode_yolo(
+                    out[i].astype(np.float32),
+                    input_size=self.input_size,
+                    conf=self.cfg.conf,
+                    iou=self.cfg.iou,
+                    num_classes=None if self.end2end else len(self.names),
+                    end2end=self.end2end,
+                    keep_classes=self.keep,
+                    max_det=self.cfg.max_detections,
+                )
+                results.append(
+                    yolo_decode.to_detections(
+                        boxes, scores, ids, names=self.names, box=boxes_info[i], frame_shape=frame.shape
+                    )
+                )
+        return results

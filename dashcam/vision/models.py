@@ -1,0 +1,305 @@
+"""Known model weights, where a configured model file is found, and downloading the standard ones.
+
+Search order for a model named in the config: the path as given, the configured models directory,
+``DASHCAM_MODELS_DIR``, then the user cache ``~/.cache/dashcam/models`` (where ``pull`` writes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashcam.vision.errors import ChecksumMismatch, ModelDownloadError, ModelNotFound
+
+log = logging.getLogger(__name__)
+
+NOT_PINNED = "not pinned"
+_ULTRALYTICS = "https://github.com/ultralytics/assets/releases/download"
+_EASYOCR = "https://github.com/JaidedAI/EasyOCR/releases/download"
+_PLATE_REPO = "https://huggingface.co/Koushim/yolov8-license-plate-detection/resolve"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One known model: its file name, where it comes from and the checksum that proves it."""
+
+    name: str
+    filename: str
+    description: str
+    licence: str
+    urls: tuple[str, ...] = ()
+    sha256: str | None = None  # of the downloaded file (the zip for zipped weights)
+    archive_member: str | None = None  # the file to take out of a downloaded zip
+    md5: str | None = None  # of the final file, where upstream publishes only an md5 (EasyOCR)
+    note: str = ""  # how to obtain a model with no public URL
+
+    @property
+    def source(self) -> str:
+        """Where the file comes from, in words."""
+        return self.urls[0] if self.urls else (self.note or "no public download")
+
+
+KNOWN_MODELS: dict[str, ModelSpec] = {
+    s.name: s
+    for s in (
+        ModelSpec(
+            name="yolov8n",
+            filename="yolov8n.pt",
+            description="Ultralytics YOLOv8n, COCO 80 classes (PyTorch)",
+            licence="AGPL-3.0",
+            urls=(f"{_ULTRALYTICS}/v8.3.0/yolov8n.pt", f"{_ULTRALYTICS}/v8.4.0/yolov8n.pt"),
+        ),
+        ModelSpec(
+            name="yolo11n",
+            filename="yolo11n.pt",
+            description="Ultralytics YOLO11n, COCO 80 classes (PyTorch)",
+            licence="AGPL-3.0",
+            urls=(f"{_ULTRALYTICS}/v8.3.0/yolo11n.pt", f"{_ULTRALYTICS}/v8.4.0/yolo11n.pt"),
+        ),
+        ModelSpec(
+            name="plate-yolov8n",
+            filename="license_plate_detector.pt",
+            description="YOLOv8n licence plate detector, 1 class (PyTorch, Koushim/yolov8-license-plate-detection)",
+            licence="MIT",
+            urls=(f"{_PLATE_REPO}/83c98fbe7412fe8b3950adb5637cfd08b0f04809/best.pt",),
+            sha256="2d95861825bb4184404344c9cf809f40fd31dba785fe54e8ba5b9a3583789822",
+        ),
+        ModelSpec(
+            name="easyocr-craft",
+            filename="craft_mlt_25k.pth",
+            description="EasyOCR CRAFT text detector",
+            licence="Apache-2.0",
+            urls=(f"{_EASYOCR}/pre-v1.1.6/craft_mlt_25k.zip",),
+            archive_member="craft_mlt_25k.pth",
+            md5="2f8227d2def4037cdb3b34389dcf9ec1",
+        ),
+        ModelSpec(
+            name="easyocr-english",
+            filename="english_g2.pth",
+            description="EasyOCR English recognizer (generation 2)",
+            licence="Apache-2.0",
+            urls=(f"{_EASYOCR}/v1.3/english_g2.zip",),
+            archive_member="english_g2.pth",
+            md5="5864788e1821be9e454ec108d61b887d",
+        ),
+        ModelSpec(
+            name="yolov8n-int8-tflite",
+            filename="yolov8n_full_integer_quant.tflite",
+            description="YOLOv8n COCO, full-int8 TFLite (CPU twin of the Edge TPU model)",
+            licence="AGPL-3.0",
+            sha256="3c2fd2847f70c21c4589435027d4f29173ce74085696f23ca77a48e026efd869",
+            note="export with `yolo export model=yolov8n.pt format=tflite int8=True`",
+        ),
+        ModelSpec(
+            name="yolov8n-edgetpu",
+            filename="yolov8n_full_integer_quant_edgetpu.tflite",
+            description="YOLOv8n COCO compiled for the Coral Edge TPU",
+            licence="AGPL-3.0",
+            sha256="6a6b4e293eaec2dcf1d04a9e45a8508c158a6c322cf6e5978ec734a8e6849333",
+            note="export with `yolo export model=yolov8n.pt format=edgetpu` (needs edgetpu_compiler)",
+        ),
+        ModelSpec(
+            name="plate-int8-onnx",
+            filename="license_plate_detector_int8.onnx",
+            description="YOLOv8n licence plate detector, dynamic-int8 ONNX, 320x320",
+            licence="AGPL-3.0",
+            sha256="020181cf783cb79dfb500ca298cef81df6806299a352ba5390df7c17c465d4fe",
+            note="export a plate model with `yolo export format=onnx imgsz=320`, then quantize_dynamic",
+        ),
+    )
+}
+
+# Names `pull` accepts for a set of models, and what `pull` with no name downloads.
+GROUPS: dict[str, tuple[str, ...]] = {"easyocr": ("easyocr-craft", "easyocr-english")}
+STANDARD = ("yolov8n", "yolo11n", "plate-yolov8n", "easyocr-craft", "easyocr-english")
+
+
+def user_cache_dir() -> Path:
+    """Where `pull` writes by default: $XDG_CACHE_HOME/dashcam/models or ~/.cache/dashcam/models."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dashcam" / "models"
+
+
+def search_dirs(models_dir: str | Path | None = None) -> list[Path]:
+    """The folders searched for a bare model file name, in order, without duplicates."""
+    dirs: list[Path] = []
+    env = os.environ.get("DASHCAM_MODELS_DIR")
+    for d in (models_dir, env, user_cache_dir()):
+        if d and Path(d).expanduser().absolute() not in dirs:
+            dirs.append(Path(d).expanduser().absolute())
+    return dirs
+
+
+def spec_for(name_or_file: str) -> ModelSpec | None:
+    """The known model with this name or file name, if any."""
+    if name_or_file in KNOWN_MODELS:
+        return KNOWN_MODELS[name_or_file]
+    base = Path(name_or_file).name
+    return next((s for s in KNOWN_MODELS.values() if s.filename == base), None)
+
+
+def expand_names(names: Iterable[str]) -> list[ModelSpec]:
+    """Known models for names, file names and group names; unknown ones raise ModelNotFound."""
+    specs: list[ModelSpec] = []
+    for name in names:
+        for member in GROUPS.get(name, (name,)):
+            spec = spec_for(member)
+            if spec is None:
+                raise ModelNotFound(f"unknown model {member!r}: `dashcam models list` shows the known ones")
+            if spec not in specs:
+                specs.append(spec)
+    return specs
+
+
+def find_model(name_or_path: str | Path, *, models_dir: str | Path | None = None) -> Path | None:
+    """The file a config's model entry points at, or None when it is nowhere."""
+    given = Path(name_or_path).expanduser()
+    if given.is_file():
+        return given.absolute()
+    if given.is_absolute():  # an explicit path that is not there: never substitute another file
+        return None
+    spec = spec_for(str(name_or_path))
+    # "./models/yolov8n.pt" in a guide's config: try it under each folder, then by its bare name.
+    candidates = dict.fromkeys([str(given), given.name, *([spec.filename] if spec else [])])
+    for d in search_dirs(models_dir):
+        for rel in candidates:
+            if (d / rel).is_file():
+                return d / rel
+    return None
+
+
+def resolve_model(name_or_path: str | Path, *, models_dir: str | Path | None = None) -> Path:
+    """The model file for a config entry; ModelNotFound says in one line how to get it."""
+    found = find_model(name_or_path, models_dir=models_dir)
+    if found:
+        return found
+    spec = spec_for(str(name_or_path))
+    where = ", ".join(str(d) for d in search_dirs(models_dir))
+    if spec and spec.urls:
+        todo = f"run `dashcam models pull {spec.name}`, or put {spec.filename} in one of them"
+    elif spec:
+        todo = f"{spec.note}, and put {spec.filename} in one of them or set DASHCAM_MODELS_DIR"
+    else:
+        todo = "put it in one of them or set DASHCAM_MODELS_DIR to the folder that holds it"
+    raise ModelNotFound(f"model {str(name_or_path)!r} not found (looked in {where}): {todo}")
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(spec: ModelSpec, path: Path) -> str | None:
+    """None when the file matches the pinned checksum (or none is pinned), else what is wrong."""
+    if spec.md5 and file_digest(path, "md5") != spec.md5:
+        return f"md5 of {path} is not the pinned {spec.md5}"
+    if spec.sha256 and not spec.archive_member and file_digest(path) != spec.sha256:
+        return f"sha256 of {path} is not the pinned {spec.sha256}"
+    return None
+
+
+def _download(url: str, part: Path, timeout: float) -> str:
+    """Stream ``url`` into ``part``; returns its sha256."""
+    import httpx
+
+    h = hashlib.sha256()
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
+            if resp.status_code != 200:
+                raise ModelDownloadError(f"HTTP {resp.status_code} from {url}")
+            with part.open("wb") as f:
+                for chunk in resp.iter_bytes(1 << 16):
+                    h.update(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+    except httpx.TimeoutException as exc:
+        raise ModelDownloadError(f"timed out after {timeout:g} s downloading {url}") from exc
+    except httpx.HTTPError as exc:
+        raise ModelDownloadError(f"could not download {url}: {exc}") from exc
+    return h.hexdigest()
+
+
+def _extract(spec: ModelSpec, archive: Path, dest: Path) -> None:
+    """Write the archive member of a downloaded zip to ``dest``."""
+    member = spec.archive_member
+    assert member
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if Path(n).name == member]
+            if not names:
+                raise ModelDownloadError(f"{member} is not inside the downloaded {archive.name}")
+            with zf.open(names[0]) as src, dest.open("wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+    except zipfile.BadZipFile as exc:
+        raise ModelDownloadError(f"the download for {spec.name} is not a zip file") from exc
+
+
+def pull(
+    model: str | ModelSpec,
+    dest_dir: str | Path | None = None,
+    *,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+    force: bool = False,
+) -> Path:
+    """Download a known model into ``dest_dir`` (default: the user cache), checked and renamed into place.
+
+    ``base_url`` (or ``DASHCAM_MODELS_URL``) replaces the upstream folder, e.g. a local mirror.
+    """
+    spec = model if isinstance(model, ModelSpec) else expand_names([model])[0]
+    dest = Path(dest_dir).expanduser() if dest_dir else user_cache_dir()
+    final = dest / spec.filename
+    if final.is_file() and not force and verify(spec, final) is None:
+        log.info("%s already present at %s", spec.name, final)
+        return final
+    if not spec.urls:
+        raise ModelDownloadError(f"no public download for {spec.filename}: {spec.note}")
+    base_url = base_url or os.environ.get("DASHCAM_MODELS_URL")
+    urls = (
+        [f"{base_url.rstrip('/')}/{u.rsplit('/', 1)[1]}" for u in spec.urls] if base_url else list(spec.urls)
+    )
+    dest.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    for url in dict.fromkeys(urls):
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{spec.filename}.", suffix=".part")
+        os.close(fd)
+        part = Path(tmp)
+        unpacked = part.with_suffix(".unpacked")
+        try:
+            digest = _download(url, part, timeout)
+            if spec.sha256 and digest != spec.sha256:
+                raise ChecksumMismatch(
+                    f"sha256 of {url} is {digest}, not the pinned {spec.sha256}: file discarded"
+                )
+            ready = part
+            if spec.archive_member:
+                _extract(spec, part, unpacked)
+                ready = unpacked
+            if spec.md5 and file_digest(ready, "md5") != spec.md5:
+                raise ChecksumMismatch(f"md5 of {spec.filename} from {url} is not the pinned {spec.md5}")
+            os.replace(ready, final)
+            log.info("downloaded %s to %s", url, final)
+            return final
+        except ChecksumMismatch:
+            raise
+        except ModelDownloadError as exc:
+            errors.append(str(exc))
+            log.warning("%s", exc)
+        finally:
+            part.unlink(missing_ok=True)
+            unpacked.unlink(missing_ok=True)
+    raise ModelDownloadError(f"could not download {spec.name}: " + "; ".join(errors))

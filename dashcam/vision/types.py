@@ -1,0 +1,52 @@
+"""Plain result types the vision backends return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One box in original-frame pixel coordinates (x1, y1 top-left; x2, y2 bottom-right)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float
+    label: str
+    class_id: int
+
+    @property
+    def width(self) -> float:
+        """Box width in pixels."""
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        """Box height in pixels."""
+        return self.y2 - self.y1
+
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        """The box as (x1, y1, x2, y2)."""
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    def iou(self, other: Detection | tuple[float, float, float, float]) -> float:
+        """Intersection over union with another box."""
+        ox1, oy1, ox2, oy2 = other.xyxy if isinstance(other, Detection) else other
+        iw = max(0.0, min(self.x2, ox2) - max(self.x1, ox1))
+        ih = max(0.0, min(self.y2, oy2) - max(self.y1, oy1))
+        inter = iw * ih
+        union = self.width * self.height + (ox2 - ox1) * (oy2 - oy1) - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    """Text read from one crop: the joined text, its confidence (0..1) and the backend's raw pieces."""
+
+    text: str
+    confidence: float
+    raw: tuple[Any, ...] = field(default=(), compare=False)

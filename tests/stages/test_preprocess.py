@@ -1,0 +1,119 @@
+"""The cheap pass on real footage with the real coarse detector (YOLOv8n TFLite on CPU)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dashcam.db.models import StageRun, Window
+from dashcam.db.session import session_scope
+from dashcam.preprocess import CoarseBox, Manifest, merge_windows
+from dashcam.stages import NotRetryable, StageContext
+from dashcam.stages.ingest import register_file
+from dashcam.stages.preprocess import run_preprocess
+from tests.media import still_clip
+from tests.support import testdata_file
+
+
+@pytest.fixture
+def ctx(pipeline_env: Path) -> StageContext:
+    return StageContext.load()
+
+
+def _register(ctx: StageContext, src: Path, tmp_path: Path, name: str) -> int:
+    dst = tmp_path / "in" / name
+    dst.parent.mkdir(exist_ok=True)
+    shutil.copyfile(src, dst)
+    return register_file(dst, ctx).clip_id
+
+
+def test_merge_windows_pads_merges_and_clamps() -> None:
+    box = lambda t: [CoarseBox(t, "car", 0.9, [0, 0, 1, 1])]  # noqa: E731
+    wins = merge_windows(
+        [(5.0, box(5.0)), (0.2, box(0.2)), (1.5, box(1.5)), (9.9, box(9.9))], pad=1.0, duration=10.0
+    )
+    assert [(w.start, w.end) for w in wins] == [(0.0, 2.5), (4.0, 6.0), (8.9, 10.0)]
+    assert len(wins[0].boxes) == 2
+
+
+def test_real_road_clip_passes_its_cars_on(ctx: StageContext, tmp_path: Path) -> None:
+    clip_id = _register(
+        ctx, testdata_file("video/lanes/solidWhiteRight.mp4"), tmp_path, "2023_0815_123456_000120F.MP4"
+    )
+    res = run_preprocess(clip_id, ctx)
+    assert not res.skipped and res.error is None
+    m = Manifest.from_json(ctx.storage["preproc"].open(res.manifest_key).read())
+    assert m.sample_mode == "keyframes"  # keyframes every 1.2 s: nothing else is decoded
+    assert m.samples == 8
+    # cars are in view all along this clip: the windows cover nearly all of it
+    assert m.seconds_passed >= 0.9 * m.duration_s
+    assert {"car"} <= {label for w in m.windows for label in w.labels}
+    with session_scope(ctx.engine) as s:
+        wins = s.execute(select(Window).where(Window.clip_id == clip_id)).scalars().all()
+        assert len(wins) == len(m.windows)
+        run = s.execute(
+            select(StageRun).where(StageRun.clip_id == clip_id, StageRun.stage == "preprocess")
+        ).scalar_one()
+        assert run.status == "done" and run.output_key == res.manifest_key
+
+
+def test_rerun_skips_and_manifest_is_deterministic(ctx: StageContext, tmp_path: Path) -> None:
+    clip_id = _register(
+        ctx, testdata_file("video/highway/test_video.mp4"), tmp_path, "2023_0815_120000_000001F.MP4"
+    )
+    first = run_preprocess(clip_id, ctx)
+    area = ctx.storage["preproc"]
+    blob = area.open(first.manifest_key).read()
+    again = run_preprocess(clip_id, ctx)
+    assert again.skipped and again.windows == first.windows
+    # forget the stage run: the work is redone and yields the very same bytes
+    with session_scope(ctx.engine) as s:
+        s.execute(StageRun.__table__.delete().where(StageRun.stage == "preprocess"))
+    area.delete(first.manifest_key)
+    redo = run_preprocess(clip_id, ctx)
+    assert not redo.skipped
+    assert area.open(first.manifest_key).read() == blob
+    with session_scope(ctx.engine) as s:
+        assert (
+            len(s.execute(select(Window).where(Window.clip_id == clip_id)).scalars().all()) == first.windows
+        )
+
+
+def test_parked_camera_on_an_empty_street_passes_almost_nothing(ctx: StageContext, tmp_path: Path) -> None:
+    empty = testdata_file("video/highway/test_images/test2.jpg")  # a road with no vehicles
+    clip = still_clip(tmp_path / "2023_0815_230000_000050PF.MP4", empty, seconds=60)
+    clip_id = register_file(clip, ctx).clip_id
+    res = run_preprocess(clip_id, ctx)
+    m = Manifest.from_json(ctx.storage["preproc"].open(res.manifest_key).read())
+    assert m.windows == []
+    assert m.static_samples >= m.samples - 1  # one look at the scene, the rest gated out
+
+
+def test_parked_camera_facing_parked_cars_passes_one_short_window(ctx: StageContext, tmp_path: Path) -> None:
+    cars = testdata_file("video/highway/test_images/test1.jpg")
+    clip = still_clip(tmp_path / "2023_0815_230000_000051PF.MP4", cars, seconds=60)
+    res = run_preprocess(register_file(clip, ctx).clip_id, ctx)
+    assert res.windows == 1 and res.seconds_passed <= 2 * ctx.config.global_config.detection.window_pad_s
+    assert res.seconds_passed < 0.05 * res.duration_s
+
+
+def test_corrupt_clip_fails_with_a_reason_recorded(ctx: StageContext, tmp_path: Path) -> None:
+    src = testdata_file("video/lanes/solidWhiteRight.mp4")
+    bad = tmp_path / "2023_0815_123456_000121F.MP4"
+    data = bytearray(src.read_bytes())
+    mdat = data.find(b"mdat")
+    data[mdat + 8 : len(data) - 40000] = bytes(len(data) - 40000 - mdat - 8)  # the picture data is gone
+    bad.write_bytes(bytes(data))
+    reg = register_file(bad, ctx)  # the boxes are intact: ingest cannot tell
+    with pytest.raises(NotRetryable) as exc:
+        run_preprocess(reg.clip_id, ctx)
+    assert str(exc.value).startswith("2023_0815_123456_000121F.MP4: decode error")
+    with session_scope(ctx.engine) as s:
+        run = s.execute(
+            select(StageRun).where(StageRun.clip_id == reg.clip_id, StageRun.stage == "preprocess")
+        ).scalar_one()
+    assert run.status == "failed"
+    assert run.error == str(exc.value) and "\n" not in run.error

@@ -1,0 +1,105 @@
+"""`dashcam models list|check|pull` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dashcam.cli.models import register
+from dashcam.vision.config import EasyOcrConfig, OnnxDetectorConfig, VisionConfig
+from dashcam.vision.inventory import configured_models
+from tests.support import model_file, models_dir
+from tests.vision.httpserver import Route, serve
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    root = typer.Typer()
+
+    @root.callback()
+    def _root() -> None:
+        """dashcam"""
+
+    register(root)
+    return root
+
+
+def test_list_json_shows_sources_and_checksums(app: typer.Typer) -> None:
+    result = runner.invoke(app, ["models", "list", "--json", "--models-dir", str(models_dir())])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["yolov8n"]["source"].startswith("https://github.com/ultralytics/assets/releases/download/")
+    assert rows["yolov8n"]["sha256"] == "not pinned"
+    assert rows["easyocr-craft"]["md5"] == "2f8227d2def4037cdb3b34389dcf9ec1"
+    assert rows["plate-int8-onnx"]["path"] == str(model_file("license_plate_detector_int8.onnx"))
+    table = runner.invoke(app, ["models", "list"])
+    assert table.exit_code == 0 and "yolov8n" in table.stdout
+
+
+def test_check_present_model_passes(app: typer.Typer) -> None:
+    result = runner.invoke(
+        app,
+        ["models", "check", "license_plate_detector_int8.onnx", "--models-dir", str(models_dir()), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] and doc["models"][0]["sha256"] == doc["models"][0]["expected"]
+
+
+def test_check_configured_defaults_reports_missing(app: typer.Typer, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DASHCAM_MODELS_DIR", str(tmp_path))
+    result = runner.invoke(app, ["models", "check"])
+    assert result.exit_code == 1
+    assert "models missing or corrupt" in result.stderr and "dashcam models pull yolov8n" in result.stderr
+
+
+def test_check_checksum_mismatch(app: typer.Typer, tmp_path: Path) -> None:
+    shutil.copy(
+        model_file("yolov8n_full_integer_quant.tflite"), tmp_path / "license_plate_detector_int8.onnx"
+    )
+    result = runner.invoke(
+        app, ["models", "check", "license_plate_detector_int8.onnx", "--models-dir", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 1
+    status = json.loads(result.stdout)["models"][0]
+    assert status["present"] and not status["ok"] and "is not the pinned" in status["problem"]
+
+
+def test_configured_models_follow_the_config() -> None:
+    defaults = [(m.role, m.ref) for m in configured_models(None)]
+    assert ("coarse_detector.fallback_model", "yolov8n_full_integer_quant.tflite") in defaults
+    assert ("plate_detector", "license_plate_detector_int8.onnx") in defaults
+    cfg = VisionConfig(
+        coarse_detector=None, vehicle_detector=None, plate_detector=OnnxDetectorConfig(model="p.onnx"),
+        ocr=EasyOcrConfig(detect=True, model_dir="/opt/easyocr"),
+    )  # fmt: skip
+    assert [(m.role, m.ref, m.folder) for m in configured_models(cfg)] == [
+        ("plate_detector", "p.onnx", None),
+        ("ocr", "craft_mlt_25k.pth", "/opt/easyocr"),
+        ("ocr", "english_g2.pth", "/opt/easyocr"),
+    ]
+
+
+def test_pull_through_a_loopback_mirror(app: typer.Typer, tmp_path: Path) -> None:
+    with serve() as srv:
+        srv.routes["/yolo11n.pt"] = Route(b"weights" * 1000)
+        srv.routes["/best.pt"] = Route(b"not the pinned plate model")
+        args = ["models", "pull", "--dest", str(tmp_path), "--base-url", srv.url, "--timeout", "5", "--json"]
+        ok = runner.invoke(app, [*args[:2], "yolo11n", *args[2:]])
+        assert ok.exit_code == 0, ok.output
+        assert json.loads(ok.stdout)["models"][0]["path"] == str(tmp_path / "yolo11n.pt")
+        bad = runner.invoke(app, [*args[:2], "plate-yolov8n", "yolov8n", *args[2:]])
+    assert bad.exit_code == 1
+    doc = json.loads(bad.stdout)
+    errors = {m["name"]: m["error"] for m in doc["models"]}
+    assert "sha256" in errors["plate-yolov8n"] and "HTTP 404" in errors["yolov8n"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["yolo11n.pt"]
+    unknown = runner.invoke(app, ["models", "pull", "yolov99"])
+    assert unknown.exit_code == 1 and "unknown model 'yolov99'" in unknown.stderr
