@@ -39,7 +39,10 @@ class UltralyticsDetectorConfig(_DetectorCommon):
     type: Literal["ultralytics"] = Field(
         default="ultralytics", description="backend: ultralytics (needs the [gpu] extra)"
     )
-    model: str = Field(default="yolov8n.pt", description=_MODEL_HELP)
+    model: str | list[str] = Field(
+        default="yolov8n.pt",
+        description=_MODEL_HELP + "; a list gives alternatives in order of preference (the first one found is used)",
+    )
     device: str = Field(
         default="cpu",
         pattern=r"^(cpu|cuda:\d+)$",
@@ -177,8 +180,11 @@ class VisionConfig(BaseModel):
         description="cheap vehicle filter of the preprocess stage (Jetson + Coral); null disables it",
     )
     vehicle_detector: DetectorConfig | None = Field(
-        default_factory=lambda: UltralyticsDetectorConfig(device="cuda:0", batch_size=2),
-        description="vehicle detector of the heavy stage (GPU box); null disables it",
+        default_factory=lambda: UltralyticsDetectorConfig(
+            model=["yolov8n.pt", "yolov8n_full_integer_quant.tflite", "yolov8n_int8.tflite"], device="cpu"
+        ),
+        description="vehicle detector of the heavy stage; a device file's gpu section (device_id, "
+        "max_batch_size, yolo_model_path) turns it into the GPU box's; null disables it",
     )
     plate_detector: DetectorConfig | None = Field(
         default_factory=lambda: OnnxDetectorConfig(), description="licence plate detector of the heavy stage"

@@ -43,6 +43,13 @@ class ModelStatus:
         return asdict(self)
 
 
+def _preferred(ref: str | list[str]) -> str:
+    """Of alternatives, the one present (else the first): that is the one the stage will load."""
+    if isinstance(ref, str):
+        return ref
+    return next((r for r in ref if find_model(r) is not None), ref[0])
+
+
 def configured_models(vision_cfg: VisionConfig | None = None) -> list[ConfiguredModel]:
     """The model files a vision config needs (the defaults when None); OCR models inside wheels are left out."""
     cfg = vision_cfg or VisionConfig()
@@ -51,7 +58,7 @@ def configured_models(vision_cfg: VisionConfig | None = None) -> list[Configured
         det = getattr(cfg, role)
         if det is None:
             continue
-        out.append(ConfiguredModel(role, det.model))
+        out.append(ConfiguredModel(role, _preferred(det.model)))
         if isinstance(det, LiteRTDetectorConfig) and det.fallback_model and is_edgetpu_model(det.model):
             out.append(ConfiguredModel(f"{role}.fallback_model", det.fallback_model))
     if isinstance(cfg.ocr, EasyOcrConfig):

@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -303,3 +303,18 @@ def pull(
             part.unlink(missing_ok=True)
             unpacked.unlink(missing_ok=True)
     raise ModelDownloadError(f"could not download {spec.name}: " + "; ".join(errors))
+
+
+def resolve_any(refs: str | Path | Sequence[str], *, models_dir: str | Path | None = None) -> Path:
+    """The first model found among alternatives (in order of preference); ModelNotFound names the first."""
+    if isinstance(refs, (str, Path)):
+        return resolve_model(refs, models_dir=models_dir)
+    for ref in refs:
+        found = find_model(ref, models_dir=models_dir)
+        if found:
+            return found
+    try:
+        return resolve_model(refs[0], models_dir=models_dir)
+    except ModelNotFound as exc:
+        others = ", ".join(repr(r) for r in refs[1:])
+        raise ModelNotFound(f"{exc}{' (nor any alternative: ' + others + ')' if others else ''}") from None

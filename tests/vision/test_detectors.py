@@ -26,9 +26,10 @@ PLATE_ONNX = "license_plate_detector_int8.onnx"
 # carriageway, which YOLOv8n scores 0.25-0.38: "no car" is judged at the confident threshold.
 MIN_CARS = {"test1": 2, "test2": 0, "test3": 1, "test4": 2, "test5": 2, "test6": 2}
 CONFIDENT = 0.5
-# Plate detector recall (IoU >= 0.5) measured on the fixed 60-per-set sample: 88/120 = 0.733 (eu 45, us 43);
+# Plate detector recall (IoU >= 0.5) measured on the fixed 40-per-set sample: 53/80 = 0.66 (eu 33, us 20);
 # full set 222/330 = 0.673, the same as ultralytics running this ONNX file. Bound = sample measure - margin.
-PLATE_RECALL_FLOOR = 0.65
+PLATE_SAMPLE_PER_SET = 40
+PLATE_RECALL_FLOOR = 0.58
 
 
 def _cars(dets: list[Detection]) -> list[Detection]:
@@ -150,7 +151,7 @@ def test_plate_detector_recall(plates: list[dict[str, str]]) -> None:
     det = build_detector(OnnxDetectorConfig(model=PLATE_ONNX), models_dir=models_dir())
     det.load()
     assert det.names == {0: "license_plate"}
-    rows = sample(plates, 60)
+    rows = sample(plates, PLATE_SAMPLE_PER_SET)
     hits: dict[str, list[bool]] = {}
     elapsed = 0.0
     for row in rows:

@@ -10,7 +10,7 @@ from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from dashcam.vision.models import resolve_model
+from dashcam.vision.models import resolve_any
 from dashcam.vision.types import Detection
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ class Detector(ABC, Generic[C]):
         self.model_path: Path | None = None
         self._loaded = False
 
-    def resolve(self, name: str) -> Path:
-        """A model entry of the config as a file path (ModelNotFound if absent)."""
-        return resolve_model(name, models_dir=self.models_dir)
+    def resolve(self, name: str | list[str]) -> Path:
+        """A model entry of the config (or its first present alternative) as a file path."""
+        return resolve_any(name, models_dir=self.models_dir)
 
     def keep_class_ids(self) -> set[int] | None:
         """Class ids the config's ``classes`` keeps (None: all); unknown names are an error."""

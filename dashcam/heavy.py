@@ -1,0 +1,362 @@
+"""The heavy pass over one clip: detection + tracking in the selected windows, plates, GPS, web media.
+
+Frames of each preprocess window are decoded at ``detection.heavy_fps``, detected in batches of
+``gpu.max_batch_size`` and tracked, so a car in view for 4 seconds becomes one sighting with its
+first/last time, a best frame and a box per frame. Plates are read on a few good frames of each
+vehicle (and on the whole frame, for plates whose vehicle the detector missed); all reads of one track
+are combined into one plate with a confidence and its alternatives. Media (thumbnail, plate crop, a
+short H.264 clip) are produced here as bytes; the stage writes them atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from dashcam.video.decode import VideoError, iter_frames
+from dashcam.vision.tracking import ByteTracker, Track
+from dashcam.vision.types import Detection
+
+log = logging.getLogger(__name__)
+
+STAGE_VERSION = "1"
+VEHICLES = {"car", "truck", "bus", "motorcycle"}
+KEEP_LABELS = VEHICLES | {"person", "bicycle"}
+PLATE_LABEL = "plate"
+MIN_VEHICLE_HEIGHT = 40  # px: smaller vehicles are too far for a plate read
+CLIP_FPS_MAX = 15.0
+CLIP_WIDTH = 640
+THUMB_SIZE = 320
+CLIP_MARGIN_S = 1.0
+CLIP_MAX_S = 20.0
+
+
+class PlateReadLike(Protocol):
+    text: str
+    raw_text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class PlateObservation:
+    t: float
+    text: str
+    raw_text: str
+    confidence: float
+    box: list[float]
+    crop_jpeg: bytes | None = None
+
+
+@dataclass
+class SightingOut:
+    track_id: int
+    label: str
+    score: float
+    first_s: float
+    last_s: float
+    best_s: float
+    best_box: list[float]
+    boxes: list[list[float]]
+    reads: list[PlateObservation] = field(default_factory=list)
+    thumbnail_jpeg: bytes | None = None
+    clip_frames: list[tuple[float, bytes]] = field(default_factory=list)  # (t, jpeg) for the short clip
+
+
+@dataclass
+class HeavyOutput:
+    sightings: list[SightingOut]
+    frames: int
+    windows: int
+    error: str | None
+    timings: dict[str, float]
+
+
+def _crop(img: np.ndarray, box: Sequence[float], margin: float = 0.15) -> np.ndarray:
+    h, w = img.shape[:2]
+    x1, y1, x2, y2 = box
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    xa, ya = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    xb, yb = min(w, int(x2 + mx)), min(h, int(y2 + my))
+    return img[ya:yb, xa:xb] if xb > xa and yb > ya else img[0:1, 0:1]
+
+
+def _jpeg(img: np.ndarray, max_side: int | None = None, quality: int = 85) -> bytes:
+    if max_side and max(img.shape[:2]) > max_side:
+        s = max_side / max(img.shape[:2])
+        img = cv2.resize(
+            img, (max(1, int(img.shape[1] * s)), max(1, int(img.shape[0] * s))), interpolation=cv2.INTER_AREA
+        )
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+class _TrackState:
+    """Per-track bookkeeping while the window is decoded."""
+
+    def __init__(self) -> None:
+        self.best_quality = -1.0
+        self.thumbnail: bytes | None = None
+        self.reads: list[PlateObservation] = []
+        self.frames_seen = 0
+
+
+def _quality(box: Sequence[float], score: float) -> float:
+    return score * float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
+
+
+class _Window:
+    """Detection, tracking and plate reading over the frames of one window."""
+
+    def __init__(
+        self,
+        *,
+        fps: float,
+        conf: float,
+        detect: Any,
+        read_plates: Any,
+        reads_per_track: int,
+        every: int,
+        timings: dict[str, float],
+    ):
+        self.tracker = ByteTracker(max_misses=max(3, int(fps)), high=conf, low=max(0.1, conf * 0.4))
+        self.plate_tracker = ByteTracker(max_misses=max(3, int(fps)), high=0.3, low=0.1)
+        self.states: dict[int, _TrackState] = {}
+        self.plate_states: dict[int, _TrackState] = {}
+        self.detect, self.read_plates = detect, read_plates
+        self.reads_per_track, self.every = reads_per_track, every
+        self.timings = timings
+        self.batch: list[tuple[int, float, np.ndarray]] = []
+        self.frames = 0
+
+    def add(self, index: int, t: float, img: np.ndarray, batch_size: int) -> None:
+        self.batch.append((index, t, img))
+        if len(self.batch) >= batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        t0 = time.perf_counter()
+        results = self.detect([img for _, _, img in self.batch])
+        self.timings["detect"] += time.perf_counter() - t0
+        for (index, t, img), dets in zip(self.batch, results, strict=True):
+            self._frame(
+                index, t, img, [d for d in dets if d.label in KEEP_LABELS and d.score >= self.tracker.low]
+            )
+        self.batch.clear()
+
+    def _frame(self, index: int, t: float, img: np.ndarray, dets: list[Detection]) -> None:
+        assigned = self.tracker.update(t, index, dets)
+        t1 = time.perf_counter()
+        due: list[tuple[Track, tuple[float, float, float, float]]] = []
+        for i, tr in assigned.items():
+            d = dets[i]
+            st = self.states.setdefault(tr.track_id, _TrackState())
+            st.frames_seen += 1
+            q = _quality(d.xyxy, d.score)
+            if q > st.best_quality:
+                st.best_quality = q
+                st.thumbnail = _jpeg(_crop(img, d.xyxy), THUMB_SIZE)
+            if (
+                d.label in VEHICLES
+                and d.height >= MIN_VEHICLE_HEIGHT
+                and len(st.reads) < self.reads_per_track
+                and (st.frames_seen - 1) % self.every == 0
+            ):
+                due.append((tr, d.xyxy))
+        self.timings["media"] += time.perf_counter() - t1
+        if self.read_plates is not None and (due or index % (self.every * 2) == 0):
+            _read(
+                img,
+                t,
+                index,
+                due,
+                self.read_plates,
+                self.states,
+                self.plate_tracker,
+                self.plate_states,
+                self.timings,
+            )
+        self.frames += 1
+
+    def sightings(self, clip_buf: list[tuple[float, bytes]]) -> list[SightingOut]:
+        out = []
+        for trk, sts, label in (
+            (self.tracker, self.states, None),
+            (self.plate_tracker, self.plate_states, PLATE_LABEL),
+        ):
+            for tr in trk.tracks():
+                out.append(_sighting(tr, sts.get(tr.track_id, _TrackState()), label, clip_buf))
+        return out
+
+
+def process_clip(
+    path: str | Path,
+    windows: Sequence[tuple[float, float]],
+    *,
+    detect: Callable[[list[np.ndarray]], list[list[Detection]]],
+    read_plates: Callable[[np.ndarray, list[tuple[float, float, float, float]]], Sequence[PlateReadLike]]
+    | None,
+    fps: float,
+    batch_size: int = 1,
+    conf: float = 0.35,
+    plate_reads_per_track: int = 6,
+    plate_every: int = 3,
+    on_frame: Callable[[float], None] | None = None,
+) -> HeavyOutput:
+    """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done."""
+    path = Path(path)
+    timings = {"decode": 0.0, "detect": 0.0, "plates": 0.0, "media": 0.0}
+    sightings: list[SightingOut] = []
+    frames_done = 0
+    error: str | None = None
+    clip_step = 1.0 / min(fps, CLIP_FPS_MAX)
+    for w_start, w_end in windows:
+        win = _Window(
+            fps=fps,
+            conf=conf,
+            detect=detect,
+            read_plates=read_plates,
+            reads_per_track=plate_reads_per_track,
+            every=plate_every,
+            timings=timings,
+        )
+        clip_buf: list[tuple[float, bytes]] = []
+        next_clip_t = w_start
+        try:
+            t_dec = time.perf_counter()
+            for fi, frame in enumerate(iter_frames(path, start=w_start, end=w_end, fps=fps)):
+                timings["decode"] += time.perf_counter() - t_dec
+                if frame.t + 1e-6 >= next_clip_t:
+                    h, w = frame.image.shape[:2]
+                    size = (CLIP_WIDTH, int(h * CLIP_WIDTH / w) // 2 * 2)
+                    clip_buf.append(
+                        (
+                            frame.t,
+                            _jpeg(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA), quality=80),
+                        )
+                    )
+                    next_clip_t = frame.t + clip_step * 0.999
+                win.add(fi, frame.t, frame.image, batch_size)
+                if on_frame:
+                    on_frame(frame.t)
+                t_dec = time.perf_counter()
+        except VideoError as exc:
+            error = str(exc)
+            log.warning("%s", error)
+        win.flush()
+        frames_done += win.frames
+        sightings.extend(win.sightings(clip_buf))
+        if error:
+            break
+    sightings.sort(key=lambda s: (s.first_s, s.best_box))
+    for i, s in enumerate(sightings, start=1):
+        s.track_id = i
+    return HeavyOutput(
+        sightings, frames_done, len(windows), error, {k: round(v, 3) for k, v in timings.items()}
+    )
+
+
+def _read(
+    img: np.ndarray,
+    t: float,
+    index: int,
+    due: list[tuple[Track, tuple[float, float, float, float]]],
+    read_plates: Callable[[np.ndarray, list[tuple[float, float, float, float]]], Sequence[PlateReadLike]],
+    states: dict[int, _TrackState],
+    plate_tracker: ByteTracker,
+    plate_states: dict[int, _TrackState],
+    timings: dict[str, float],
+) -> None:
+    """Read plates inside the due vehicles and on the whole frame; give each read to its vehicle or plate track."""
+    t0 = time.perf_counter()
+    reads = read_plates(img, [box for _, box in due])
+    timings["plates"] += time.perf_counter() - t0
+    orphans: list[tuple[Detection, PlateReadLike]] = []
+    for r in reads:
+        cx, cy = (r.box[0] + r.box[2]) / 2, (r.box[1] + r.box[3]) / 2
+        owner = next((tr for tr, b in due if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]), None)
+        obs = PlateObservation(
+            round(t, 3),
+            r.text,
+            r.raw_text,
+            round(float(r.confidence), 4),
+            [round(float(v), 1) for v in r.box],
+        )
+        obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
+        if owner is not None:
+            states[owner.track_id].reads.append(obs)
+        else:
+            orphans.append((Detection(*r.box, score=float(r.confidence), label=PLATE_LABEL, class_id=0), r))
+    # plates whose vehicle the detector missed: tracked on their own (a dedicated-LPR fallback)
+    assigned = plate_tracker.update(t, index, [d for d, _ in orphans])
+    for i, tr in assigned.items():
+        d, r = orphans[i]
+        st = plate_states.setdefault(tr.track_id, _TrackState())
+        obs = PlateObservation(
+            round(t, 3),
+            r.text,
+            r.raw_text,
+            round(float(r.confidence), 4),
+            [round(float(v), 1) for v in r.box],
+        )
+        obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
+        st.reads.append(obs)
+        q = _quality(d.xyxy, d.score)
+        if q > st.best_quality:
+            st.best_quality = q
+            st.thumbnail = _jpeg(_crop(img, d.xyxy, 1.0), THUMB_SIZE)
+
+
+def _sighting(
+    tr: Track, st: _TrackState, label: str | None, clip_buf: list[tuple[float, bytes]]
+) -> SightingOut:
+    best = tr.best()
+    lo = max(tr.first_t - CLIP_MARGIN_S, best.t - CLIP_MAX_S / 2)
+    hi = min(tr.last_t + CLIP_MARGIN_S, lo + CLIP_MAX_S)
+    return SightingOut(
+        track_id=tr.track_id,
+        label=label or tr.label,
+        score=round(tr.score, 4),
+        first_s=round(tr.first_t, 3),
+        last_s=round(tr.last_t, 3),
+        best_s=round(best.t, 3),
+        best_box=[round(v, 1) for v in best.box],
+        boxes=[[round(p.t, 3), *(round(v, 1) for v in p.box), round(p.score, 3)] for p in tr.points],
+        reads=st.reads,
+        thumbnail_jpeg=st.thumbnail,
+        clip_frames=[(t, j) for t, j in clip_buf if lo - 1e-6 <= t <= hi + 1e-6],
+    )
+
+
+def encode_clip(frames: list[tuple[float, bytes]], path: Path) -> int:
+    """Encode buffered JPEG frames into a short browser-playable MP4."""
+    from dashcam.video.encode import write_mp4
+
+    if len(frames) < 2:
+        return 0
+    span = frames[-1][0] - frames[0][0]
+    fps = max(1.0, min(CLIP_FPS_MAX, (len(frames) - 1) / span if span > 0 else CLIP_FPS_MAX))
+    images = (cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for _, j in frames)
+    return write_mp4(path, images, fps=round(fps, 3), crf=28, gop=int(fps * 2))
+
+
+def describe(out: HeavyOutput) -> dict[str, Any]:
+    return {
+        "sightings": len(out.sightings),
+        "plates": sum(1 for s in out.sightings if s.reads),
+        "frames": out.frames,
+        "windows": out.windows,
+        "error": out.error,
+        "timings": out.timings,
+    }

@@ -1,0 +1,300 @@
+"""Heavy stage for one clip: sightings, plate reads and web media, written in one transaction per clip."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from dashcam import heavy
+from dashcam.db.models import GpsPoint, Media, PlateRead, Sighting, utcnow
+from dashcam.db.session import session_scope
+from dashcam.gps import Fix, Track
+from dashcam.pipeline import config_hash, model_checksum, stage_key
+from dashcam.preprocess import Manifest
+from dashcam.stages import NotRetryable, StageContext, already_done, recorded
+from dashcam.stages.preprocess import MANIFEST_NAME
+from dashcam.storage import clip_key, hash_file
+from dashcam.video.decode import VideoError
+from dashcam.vision.config import UltralyticsDetectorConfig
+from dashcam.vision.errors import VisionError
+
+log = logging.getLogger(__name__)
+STAGE = "heavy"
+MEDIA_PREFIX = "sighting-"
+
+
+@dataclass
+class HeavyResult:
+    clip_id: int
+    skipped: bool
+    sightings: int
+    plates: int
+    frames: int
+    error: str | None = None
+    timings: dict[str, float] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def vehicle_detector_config(ctx: StageContext) -> Any:
+    """The configured vehicle detector; a device file's gpu section makes it the GPU box's."""
+    g = ctx.config.global_config
+    cfg = g.vision.vehicle_detector
+    gpu = ctx.config.device.gpu
+    if gpu is not None:
+        return UltralyticsDetectorConfig.for_gpu(
+            device_id=gpu.device_id, max_batch_size=gpu.max_batch_size, model=gpu.yolo_model_path
+        ).model_copy(update={"conf": g.detection.vehicle_conf * 0.4})
+    if cfg is None:
+        raise NotRetryable("vision.vehicle_detector is disabled: the heavy stage needs one")
+    return cfg
+
+
+def _detector(ctx: StageContext) -> Any:
+    from dashcam.vision.detectors import build_detector
+
+    cfg = vehicle_detector_config(ctx)
+
+    def make() -> Any:
+        det = build_detector(cfg, models_dir=ctx.models_dir)
+        det.load()
+        return det
+
+    return ctx.cached(f"vehicle:{cfg.model_dump_json()}", make)
+
+
+def _plate_reader(ctx: StageContext) -> Any:
+    g = ctx.config.global_config
+    if g.vision.plate_detector is None:
+        return None
+    from dashcam.vision.plates import PlateReader
+
+    key = f"plates:{g.vision.plate_detector.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
+    return ctx.cached(key, lambda: PlateReader.from_config(g.vision, g.plates, models_dir=ctx.models_dir))
+
+
+def heavy_key(ctx: StageContext, clip_hash: str) -> str:
+    det = _detector(ctx)
+    reader = _plate_reader(ctx)
+    models = [model_checksum(det.model_path)]
+    models += [model_checksum(p) for p in (reader.model_paths() if reader is not None else [])]
+    g = ctx.config.global_config
+    cfg = config_hash(
+        g.detection,
+        g.plates,
+        g.vision,
+        {"device_gpu": ctx.config.device.gpu.model_dump() if ctx.config.device.gpu else None},
+    )
+    return stage_key(STAGE, clip_hash, models=models, config=cfg)
+
+
+def _track_of(ctx: StageContext, clip_id: int) -> Track:
+    with session_scope(ctx.engine) as s:
+        rows = (
+            s.execute(select(GpsPoint).where(GpsPoint.clip_id == clip_id).order_by(GpsPoint.t))
+            .scalars()
+            .all()
+        )
+        return Track(points=[Fix(r.t, r.time_utc, r.lat, r.lon, r.speed_kmh, r.heading) for r in rows])
+
+
+def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
+    """Run (or skip, when done with the same key) the heavy stage for one clip."""
+    clip = ctx.clip(clip_id)
+    try:
+        key = heavy_key(ctx, clip.content_hash)
+    except VisionError as exc:
+        with recorded(ctx, clip_id, STAGE):
+            raise NotRetryable(str(exc)) from exc
+    if already_done(ctx, clip_id, STAGE, key):
+        with session_scope(ctx.engine) as s:
+            rows = s.execute(select(Sighting).where(Sighting.clip_id == clip_id)).scalars().all()
+            return HeavyResult(clip_id, True, len(rows), sum(1 for r in rows if r.plate_text), 0)
+    mkey = clip_key(clip.content_hash, MANIFEST_NAME)
+    pre = ctx.storage["preproc"]
+    with recorded(ctx, clip_id, STAGE, key) as out:
+        if not pre.exists(mkey):
+            raise NotRetryable(f"{clip.file_name}: no preprocess manifest (run the preprocess stage first)")
+        manifest = Manifest.from_json(pre.open(mkey).read())
+        det = _detector(ctx)
+        reader = _plate_reader(ctx)
+        g = ctx.config.global_config
+        batch = (
+            ctx.config.device.gpu.max_batch_size
+            if ctx.config.device.gpu
+            else getattr(det.cfg, "batch_size", 1)
+        )
+        path = ctx.raw_path(clip)
+        try:
+            res = heavy.process_clip(
+                path,
+                [(w.start, w.end) for w in manifest.windows],
+                detect=det.detect,
+                read_plates=reader.read_image if reader is not None else None,
+                fps=g.detection.heavy_fps,
+                batch_size=batch,
+                conf=g.detection.vehicle_conf,
+            )
+        except VideoError as exc:
+            raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc
+        n_plates = _store(ctx, clip, res, reader)
+        out.update(sightings=len(res.sightings), plates=n_plates, frames=res.frames, timings=res.timings)
+        if res.error:
+            out["_error"] = res.error
+    return HeavyResult(clip_id, False, len(res.sightings), n_plates, res.frames, res.error, res.timings)
+
+
+def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput, reader: Any) -> int:
+    """Write media atomically, then replace the clip's sightings, reads and media rows in one transaction."""
+    area = ctx.storage["heavy_output"]
+    g = ctx.config.global_config
+    track = _track_of(ctx, clip.id)
+    start_utc = track.start_utc or clip.recorded_at
+    rows: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    keep_keys: set[str] = set()
+    scratch = Path(tempfile.mkdtemp(dir=ctx.storage.scratch_dir))
+    n_plates = 0
+    try:
+        for s in res.sightings:
+            base = f"{MEDIA_PREFIX}{s.track_id:04d}"
+            smedia: list[dict[str, Any]] = []
+            if s.thumbnail_jpeg:
+                smedia.append(
+                    _put(
+                        area,
+                        clip.content_hash,
+                        f"{base}-thumb.jpg",
+                        s.thumbnail_jpeg,
+                        "thumbnail",
+                        "image/jpeg",
+                    )
+                )
+            best_read = max(s.reads, key=lambda r: r.confidence, default=None)
+            if best_read is not None and best_read.crop_jpeg:
+                smedia.append(
+                    _put(
+                        area,
+                        clip.content_hash,
+                        f"{base}-plate.jpg",
+                        best_read.crop_jpeg,
+                        "plate_crop",
+                        "image/jpeg",
+                    )
+                )
+            tmp = scratch / f"{base}.mp4"
+            if heavy.encode_clip(s.clip_frames, tmp):
+                smedia.append(
+                    _put_file(area, clip.content_hash, f"{base}-clip.mp4", tmp, "sighting_clip", "video/mp4")
+                )
+            keep_keys |= {m["key"] for m in smedia}
+            fix = track.at(s.best_s)
+            plate = (
+                reader.combine([(r.text, r.confidence) for r in s.reads], g.plates)
+                if reader and s.reads
+                else None
+            )
+            if plate is not None and plate.text:
+                n_plates += 1
+            srow = {
+                "clip_id": clip.id,
+                "track_id": s.track_id,
+                "label": s.label,
+                "score": s.score,
+                "first_s": s.first_s,
+                "last_s": s.last_s,
+                "best_s": s.best_s,
+                "best_box": s.best_box,
+                "boxes": s.boxes,
+                "frames": len(s.boxes),
+                "time_utc": (
+                    fix.time_utc
+                    if fix and fix.time_utc
+                    else (start_utc + timedelta(seconds=s.best_s) if start_utc else None)
+                ),
+                "lat": fix.lat if fix else None,
+                "lon": fix.lon if fix else None,
+                "speed_kmh": fix.speed_kmh if fix else None,
+                "heading": fix.heading if fix else None,
+                "plate_text": plate.text if plate and plate.text else None,
+                "plate_key": reader.key(plate.text, g.plates) if plate and plate.text else None,
+                "plate_confidence": plate.confidence if plate and plate.text else None,
+                "plate_alternatives": plate.alternatives if plate else None,
+            }
+            reads = []
+            for r in s.reads:
+                rf = track.at(r.t)
+                reads.append(
+                    {
+                        "clip_id": clip.id,
+                        "t": r.t,
+                        "text_raw": r.raw_text[:32],
+                        "text": r.text[:16],
+                        "plate_key": reader.key(r.text, g.plates)[:16],
+                        "confidence": r.confidence,
+                        "box": r.box,
+                        "time_utc": rf.time_utc
+                        if rf and rf.time_utc
+                        else (start_utc + timedelta(seconds=r.t) if start_utc else None),
+                        "lat": rf.lat if rf else None,
+                        "lon": rf.lon if rf else None,
+                    }
+                )
+            rows.append((srow, reads, smedia))
+    finally:
+        for p in scratch.glob("*"):
+            p.unlink(missing_ok=True)
+        scratch.rmdir()
+    now = utcnow()
+    with session_scope(ctx.engine) as sess:
+        sess.execute(delete(Media).where(Media.clip_id == clip.id, Media.sighting_id.is_not(None)))  # type: ignore[union-attr]
+        sess.execute(delete(Sighting).where(Sighting.clip_id == clip.id))
+        for srow, reads, smedia in rows:
+            sid = sess.execute(
+                Sighting.__table__.insert().values(**srow).returning(Sighting.__table__.c.id)
+            ).scalar_one()  # type: ignore[attr-defined]
+            if reads:
+                sess.execute(PlateRead.__table__.insert(), [{**r, "sighting_id": sid} for r in reads])  # type: ignore[attr-defined]
+            for m in smedia:
+                sess.execute(
+                    Media.__table__.insert().values(
+                        **m, clip_id=clip.id, sighting_id=sid, area="heavy_output", created_at=now
+                    )
+                )  # type: ignore[attr-defined]
+    # media of sightings that no longer exist (a rerun that found fewer) go too
+    for k in list(area.keys(clip_key(clip.content_hash, "x").rsplit("/", 1)[0])):
+        if k.rsplit("/", 1)[-1].startswith(MEDIA_PREFIX) and k not in keep_keys:
+            area.delete(k)
+    return n_plates
+
+
+def _put(area: Any, h: str, name: str, data: bytes, kind: str, mime: str) -> dict[str, Any]:
+    import hashlib
+
+    key = clip_key(h, name)
+    area.write_bytes(key, data)
+    return {
+        "kind": kind,
+        "key": key,
+        "mime": mime,
+        "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _put_file(area: Any, h: str, name: str, src: Path, kind: str, mime: str) -> dict[str, Any]:
+    key = clip_key(h, name)
+    area.put_file(key, src)
+    return {
+        "kind": kind,
+        "key": key,
+        "mime": mime,
+        "size_bytes": src.stat().st_size,
+        "sha256": hash_file(src),
+    }

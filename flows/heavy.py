@@ -1,0 +1,48 @@
+"""Heavy flow (the `gpu` pool: RTX box): detection, tracking, plates and GPS tags of every sighting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.context import TaskRunContext
+
+from dashcam.stages.heavy import heavy_key, run_heavy
+from flows.common import cache_expiration, outcome, report, retry_options, retryable, stage_context
+
+
+def _cache_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
+    ctx = stage_context()
+    return heavy_key(ctx, ctx.clip(int(params["clip_id"])).content_hash)
+
+
+@task(
+    name="heavy-clip",
+    task_run_name="heavy-{clip_id}",
+    cache_key_fn=_cache_key,
+    persist_result=True,
+    retry_condition_fn=retryable,
+)
+def heavy_clip(clip_id: int) -> dict[str, Any]:
+    """Detect, track, read plates and tag GPS for one clip; write its sightings and media."""
+    res = run_heavy(clip_id, stage_context())
+    report("heavy", clip_id, str(clip_id), f"{res.sightings} sighting(s)")
+    return res.as_dict()
+
+
+@flow(name="heavy")
+def heavy(clip_ids: list[int]) -> list[dict[str, Any]]:
+    """Run the heavy stage over each clip; a failed clip is reported and the others go on."""
+    log = get_run_logger()
+    ctx = stage_context()
+    days = ctx.config.global_config.global_.storage_retention_days.heavy_output
+    run = heavy_clip.with_options(**retry_options(ctx), cache_expiration=cache_expiration(days))
+    results = []
+    for clip_id in clip_ids:
+        res = outcome(clip_id, run(clip_id, return_state=True))
+        if res["ok"]:
+            log.info("clip %s: %s sighting(s), %s plate(s)", clip_id, res["sightings"], res["plates"])
+        else:
+            log.error("clip %s: heavy failed: %s", clip_id, res["error"])
+        results.append(res)
+    return results

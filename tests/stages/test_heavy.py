@@ -1,0 +1,138 @@
+"""The heavy stage on real footage: cars tracked into sightings, GPS tags from the clip's own track."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from dashcam.db.models import Media, PlateRead, Sighting, StageRun
+from dashcam.db.session import session_scope
+from dashcam.gps import Fix, write_gps
+from dashcam.gps.track import distance_m
+from dashcam.stages import StageContext
+from dashcam.stages.heavy import run_heavy
+from dashcam.stages.ingest import register_file
+from dashcam.stages.preprocess import run_preprocess
+from flows.common import reset_context
+from tests.support import testdata_file
+
+START = datetime(2023, 8, 15, 10, 34, 56, tzinfo=timezone.utc)
+
+
+def _config(cfg_dir: Path, **vision: object) -> StageContext:
+    doc = json.loads((cfg_dir / "config.json").read_text())
+    doc["vision"] = vision
+    (cfg_dir / "config.json").write_text(json.dumps(doc))
+    reset_context()
+    return StageContext.load()
+
+
+def _route(seconds: int) -> list[Fix]:
+    """Driving north-east at 54 km/h (15 m/s) from 50.0 N, 30.0 E."""
+    fixes = []
+    for t in range(seconds):
+        d = 15.0 * t
+        lat = 50.0 + (d * math.cos(math.radians(45))) / 111_320
+        lon = 30.0 + (d * math.sin(math.radians(45))) / (111_320 * math.cos(math.radians(50.0)))
+        fixes.append(Fix(float(t), START + timedelta(seconds=t), lat, lon, 54.0, 45.0))
+    return fixes
+
+
+def _run(ctx: StageContext, path: Path) -> int:
+    clip_id = register_file(path, ctx).clip_id
+    run_preprocess(clip_id, ctx)
+    run_heavy(clip_id, ctx)
+    return clip_id
+
+
+def _snapshot(ctx: StageContext, clip_id: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    with session_scope(ctx.engine) as s:
+        sights = [
+            (r.id, r.track_id, r.label, r.first_s, r.last_s, r.best_s, r.lat, r.lon, r.plate_text)
+            for r in s.execute(select(Sighting).where(Sighting.clip_id == clip_id).order_by(Sighting.id)).scalars()
+        ]
+        reads = [(r.sighting_id, r.t, r.text) for r in s.execute(select(PlateRead).order_by(PlateRead.id)).scalars()]
+        media = [(m.kind, m.key, m.sha256) for m in s.execute(select(Media).order_by(Media.key)).scalars()]
+    return sights, reads, media
+
+
+def test_cars_are_tracked_into_sightings_tagged_with_the_route(pipeline_env: Path, tmp_path: Path) -> None:
+    ctx = _config(pipeline_env, plate_detector=None)
+    src = testdata_file("video/lanes/solidWhiteRight.mp4")  # 8.8 s of road with cars
+    clip = tmp_path / "2023_0815_133456_000120F.MP4"
+    route = _route(9)
+    write_gps(src, clip, route)
+    clip_id = _run(ctx, clip)
+    sights, _, media = _snapshot(ctx, clip_id)
+    cars = [s for s in sights if s[2] == "car"]
+    # a handful of cars, each one sighting over many frames, not a row per frame
+    assert 2 <= len(cars) <= 8
+    with session_scope(ctx.engine) as s:
+        rows = s.execute(select(Sighting).where(Sighting.clip_id == clip_id)).scalars().all()
+        assert max(r.frames for r in rows) >= 40
+        for r in rows:
+            assert r.first_s <= r.best_s <= r.last_s
+            assert len(r.boxes) == r.frames
+            # where the route was at that second (interpolated between the per-second fixes)
+            t0 = int(r.best_s)
+            a, b = route[min(t0, 8)], route[min(t0 + 1, 8)]
+            f = r.best_s - t0
+            lat, lon = a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f
+            assert r.lat is not None and distance_m(r.lat, r.lon, lat, lon) < 10.0
+            assert r.time_utc is not None
+            assert abs((r.time_utc.replace(tzinfo=timezone.utc) - (START + timedelta(seconds=r.best_s))).total_seconds()) < 0.5
+            assert r.speed_kmh == pytest.approx(54.0, abs=0.5)
+    kinds = {k for k, _, _ in media}
+    assert {"thumbnail", "sighting_clip"} <= kinds
+    for _, key, _ in media:
+        assert ctx.storage["heavy_output"].exists(key)
+
+
+def test_rerun_changes_nothing(pipeline_env: Path, tmp_path: Path) -> None:
+    ctx = _config(pipeline_env, plate_detector=None)
+    clip = tmp_path / "2023_0815_120000_000001F.MP4"
+    shutil.copyfile(testdata_file("video/highway/test_video.mp4"), clip)
+    clip_id = _run(ctx, clip)
+    before = _snapshot(ctx, clip_id)
+    assert before[0], "the highway clip has cars"
+    assert all(s[6] is None for s in before[0])  # no GPS in this clip: sightings without position
+    assert run_heavy(clip_id, ctx).skipped
+    assert _snapshot(ctx, clip_id) == before
+    # forget that it ran: the work is redone and lands on the same rows, keys and bytes
+    with session_scope(ctx.engine) as s:
+        s.execute(StageRun.__table__.delete().where(StageRun.stage == "heavy"))
+    keys = sorted(ctx.storage["heavy_output"].keys())
+    assert not run_heavy(clip_id, ctx).skipped
+    after = _snapshot(ctx, clip_id)
+    assert [s[1:] for s in after[0]] == [s[1:] for s in before[0]]
+    assert [(k, key) for k, key, _ in after[2]] == [(k, key) for k, key, _ in before[2]]
+    assert sorted(ctx.storage["heavy_output"].keys()) == keys
+    with session_scope(ctx.engine) as s:
+        assert s.execute(select(func.count()).select_from(Sighting)).scalar_one() == len(before[0])
+
+
+def test_decode_error_mid_clip_keeps_what_was_done(pipeline_env: Path, tmp_path: Path) -> None:
+    ctx = _config(pipeline_env, plate_detector=None)
+    clip = tmp_path / "2023_0815_133456_000121F.MP4"
+    shutil.copyfile(testdata_file("video/lanes/solidWhiteRight.mp4"), clip)
+    clip_id = register_file(clip, ctx).clip_id
+    run_preprocess(clip_id, ctx)
+    # damage the second half of the picture data after preprocess chose its windows
+    raw = ctx.storage["raw"].path(ctx.clip(clip_id).raw_key)
+    data = bytearray(raw.read_bytes())
+    cut = int(len(data) * 0.6)
+    data[cut : len(data) - 30000] = bytes(len(data) - 30000 - cut)
+    raw.write_bytes(bytes(data))
+    res = run_heavy(clip_id, ctx)
+    with session_scope(ctx.engine) as s:
+        run = s.execute(select(StageRun).where(StageRun.clip_id == clip_id, StageRun.stage == "heavy")).scalar_one()
+        n = s.execute(select(func.count()).select_from(Sighting).where(Sighting.clip_id == clip_id)).scalar_one()
+    assert res.error is not None and "decode error" in res.error
+    assert run.status == "done" and run.error == res.error
+    assert n >= 1 and res.frames > 10
