@@ -50,6 +50,12 @@ class GlobalSection(_Strict):
         description="How long each storage area keeps its data.",
     )
     task_retries: int = Field(3, ge=0, description="How many times a failed stage run is retried.")
+    claim_lease_s: float = Field(
+        120.0,
+        ge=5,
+        description="A running stage holds its clip this long between renewals; a worker that died "
+        "(kill -9, power loss) loses its clip after this.",
+    )
 
 
 class IndoorNasPaths(_Strict):
@@ -190,6 +196,21 @@ class ArchiveSection(_Strict):
         le=100,
         description="Disk-quota mode: delete oldest-first when an area is fuller than this.",
     )
+    quota_areas: dict[Literal["raw", "preproc", "heavy_output"], float] = Field(
+        default_factory=dict,
+        description="Per-area disk-quota thresholds in percent, overriding quota_percent, e.g. {'raw': 85}.",
+    )
+
+    @model_validator(mode="after")
+    def _check_quota_areas(self) -> ArchiveSection:
+        bad = {k: v for k, v in self.quota_areas.items() if not 0 < v <= 100}
+        if bad:
+            raise ValueError(f"quota_areas: thresholds must be in (0, 100], got {bad}")
+        return self
+
+    def quota_for(self, area: str) -> float | None:
+        """The disk-quota threshold (percent) of an area, or None when quota mode is off for it."""
+        return self.quota_areas.get(area, self.quota_percent)  # type: ignore[call-overload]
 
 
 # ---------------------------------------------------------------- devices/<hostname>.json

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from dashcam.video.decode import VideoError, iter_frames
-from dashcam.vision.tracking import ByteTracker, Track
+from dashcam.vision.tracking import ByteTracker, Track, label_group
 from dashcam.vision.types import Detection
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,25 @@ def _quality(box: Sequence[float], score: float) -> float:
     return score * float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
 
 
+def _overlap_of_smaller(a: Detection, b: Detection) -> float:
+    iw = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    ih = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    smaller = min(a.width * a.height, b.width * b.height)
+    return iw * ih / smaller if smaller > 0 else 0.0
+
+
+def _one_box_per_object(dets: list[Detection], overlap: float = 0.7) -> list[Detection]:
+    """Detectors suppress overlaps per class only: a van may come out as both car and truck (or as a bus
+    box around a truck box). Keep the most confident box of each object."""
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if not any(
+            label_group(k.label) == label_group(d.label) and _overlap_of_smaller(d, k) > overlap for k in kept
+        ):
+            kept.append(d)
+    return kept
+
+
 class _Window:
     """Detection, tracking and plate reading over the frames of one window."""
 
@@ -128,7 +147,11 @@ class _Window:
         every: int,
         timings: dict[str, float],
     ):
-        self.tracker = ByteTracker(max_misses=max(3, int(fps)), high=conf, low=max(0.1, conf * 0.4))
+        # a track must last ~0.3 s: shorter ones are flicker, not a passing car
+        min_points = max(2, round(fps * 0.3))
+        self.tracker = ByteTracker(
+            max_misses=max(3, int(fps)), high=conf, low=max(0.1, conf * 0.4), min_points=min_points
+        )
         self.plate_tracker = ByteTracker(max_misses=max(3, int(fps)), high=0.3, low=0.1)
         self.states: dict[int, _TrackState] = {}
         self.plate_states: dict[int, _TrackState] = {}
@@ -175,19 +198,29 @@ class _Window:
             ):
                 due.append((tr, d.xyxy))
         self.timings["media"] += time.perf_counter() - t1
-        if self.read_plates is not None and (due or index % (self.every * 2) == 0):
-            _read(
-                img,
-                t,
-                index,
-                due,
-                self.read_plates,
-                self.states,
-                self.plate_tracker,
-                self.plate_states,
-                self.timings,
-            )
+        if self.read_plates is not None:
+            seen = [(tr, dets[i].xyxy) for i, tr in assigned.items() if dets[i].label in VEHICLES]
+            if due:
+                self._read(img, t, index, [b for _, b in due], due)
+            if index % (self.every * 4) == 0:
+                # the whole frame now and then: plates whose vehicle the detector missed
+                self._read(img, t, index, [], seen)
         self.frames += 1
+
+    def _read(self, img: np.ndarray, t: float, index: int, boxes: list[Any], owners: list[Any]) -> None:
+        _read(
+            img,
+            t,
+            index,
+            boxes,
+            owners,
+            self.read_plates,
+            self.states,
+            self.plate_tracker,
+            self.plate_states,
+            self.timings,
+            self.reads_per_track,
+        )
 
     def sightings(self, clip_buf: list[tuple[float, bytes]]) -> list[SightingOut]:
         out = []
@@ -259,6 +292,7 @@ def process_clip(
         sightings.extend(win.sightings(clip_buf))
         if error:
             break
+    sightings = _merge_same_plate(sightings)
     sightings.sort(key=lambda s: (s.first_s, s.best_box))
     for i, s in enumerate(sightings, start=1):
         s.track_id = i
@@ -271,21 +305,26 @@ def _read(
     img: np.ndarray,
     t: float,
     index: int,
-    due: list[tuple[Track, tuple[float, float, float, float]]],
+    boxes: list[tuple[float, float, float, float]],
+    owners: list[tuple[Track, tuple[float, float, float, float]]],
     read_plates: Callable[[np.ndarray, list[tuple[float, float, float, float]]], Sequence[PlateReadLike]],
     states: dict[int, _TrackState],
     plate_tracker: ByteTracker,
     plate_states: dict[int, _TrackState],
     timings: dict[str, float],
+    max_reads: int,
 ) -> None:
-    """Read plates inside the due vehicles and on the whole frame; give each read to its vehicle or plate track."""
+    """Read plates (inside ``boxes``, or the whole frame); each read goes to the vehicle holding it, or
+    to a plate-only track when no vehicle does (a dedicated-LPR fallback)."""
     t0 = time.perf_counter()
-    reads = read_plates(img, [box for _, box in due])
+    reads = read_plates(img, boxes)
     timings["plates"] += time.perf_counter() - t0
-    orphans: list[tuple[Detection, PlateReadLike]] = []
+    orphans: list[tuple[Detection, PlateObservation]] = []
     for r in reads:
         cx, cy = (r.box[0] + r.box[2]) / 2, (r.box[1] + r.box[3]) / 2
-        owner = next((tr for tr, b in due if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]), None)
+        # the plate belongs to the smallest vehicle box around it (a bigger one may hold two vehicles)
+        holders = [(tr, b) for tr, b in owners if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
+        owner = min(holders, key=lambda h: (h[1][2] - h[1][0]) * (h[1][3] - h[1][1]))[0] if holders else None
         obs = PlateObservation(
             round(t, 3),
             r.text,
@@ -295,27 +334,21 @@ def _read(
         )
         obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
         if owner is not None:
-            states[owner.track_id].reads.append(obs)
+            st = states.setdefault(owner.track_id, _TrackState())
+            if len(st.reads) < max_reads * 2 and all(o.t != obs.t for o in st.reads):
+                st.reads.append(obs)
         else:
-            orphans.append((Detection(*r.box, score=float(r.confidence), label=PLATE_LABEL, class_id=0), r))
-    # plates whose vehicle the detector missed: tracked on their own (a dedicated-LPR fallback)
-    assigned = plate_tracker.update(t, index, [d for d, _ in orphans])
-    for i, tr in assigned.items():
-        d, r = orphans[i]
-        st = plate_states.setdefault(tr.track_id, _TrackState())
-        obs = PlateObservation(
-            round(t, 3),
-            r.text,
-            r.raw_text,
-            round(float(r.confidence), 4),
-            [round(float(v), 1) for v in r.box],
-        )
-        obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
-        st.reads.append(obs)
-        q = _quality(d.xyxy, d.score)
-        if q > st.best_quality:
-            st.best_quality = q
-            st.thumbnail = _jpeg(_crop(img, d.xyxy, 1.0), THUMB_SIZE)
+            orphans.append((Detection(*r.box, score=float(r.confidence), label=PLATE_LABEL, class_id=0), obs))
+    if not boxes:
+        assigned = plate_tracker.update(t, index, [d for d, _ in orphans])
+        for i, tr in assigned.items():
+            d, obs = orphans[i]
+            st = plate_states.setdefault(tr.track_id, _TrackState())
+            st.reads.append(obs)
+            q = _quality(d.xyxy, d.score)
+            if q > st.best_quality:
+                st.best_quality = q
+                st.thumbnail = _jpeg(_crop(img, d.xyxy, 1.0), THUMB_SIZE)
 
 
 def _sighting(
@@ -337,6 +370,43 @@ def _sighting(
         thumbnail_jpeg=st.thumbnail,
         clip_frames=[(t, j) for t, j in clip_buf if lo - 1e-6 <= t <= hi + 1e-6],
     )
+
+
+def _merge_same_plate(sightings: list[SightingOut], gap_s: float = 1.0) -> list[SightingOut]:
+    """One vehicle split into two tracks (occlusion, a label flip) shows the same plate at the same time:
+    fold the shorter track into the longer one."""
+
+    def plate(s: SightingOut) -> str | None:
+        if not s.reads:
+            return None
+        votes: dict[str, float] = {}
+        for r in s.reads:
+            votes[r.text] = votes.get(r.text, 0.0) + r.confidence
+        return max(votes, key=votes.__getitem__)
+
+    out: list[SightingOut] = []
+    for s in sorted(sightings, key=lambda s: -(s.last_s - s.first_s)):
+        p = plate(s)
+        host = next(
+            (
+                o
+                for o in out
+                if p is not None
+                and plate(o) == p
+                and s.first_s <= o.last_s + gap_s
+                and o.first_s <= s.last_s + gap_s
+            ),
+            None,
+        )
+        if host is None:
+            out.append(s)
+            continue
+        host.first_s, host.last_s = min(host.first_s, s.first_s), max(host.last_s, s.last_s)
+        host.boxes = sorted(host.boxes + [b for b in s.boxes if all(b[0] != h[0] for h in host.boxes)])
+        host.reads = sorted(host.reads + s.reads, key=lambda r: r.t)
+        have = {t for t, _ in host.clip_frames}
+        host.clip_frames = sorted(host.clip_frames + [f for f in s.clip_frames if f[0] not in have])
+    return out
 
 
 def encode_clip(frames: list[tuple[float, bytes]], path: Path) -> int:

@@ -52,3 +52,72 @@ def stage_key(
         raise ValueError(f"unknown stage {stage!r}")
     model_part = hashlib.sha256("|".join(models).encode()).hexdigest()[:12] if models else "nomodel"
     return f"{stage}-v{STAGE_VERSIONS[stage]}-{clip_hash[:32]}-{model_part}-{config or 'noconfig'}"
+
+
+def model_files(cfg: Any, models_dir: str | Path | None) -> list[Path]:
+    """The model files a detector config will load (its CPU fallback too), found without loading them."""
+    from dashcam.vision.models import find_model, resolve_any
+
+    paths = [resolve_any(cfg.model, models_dir=models_dir)]
+    fallback = getattr(cfg, "fallback_model", None)
+    if fallback and (found := find_model(fallback, models_dir=models_dir)) is not None:
+        paths.append(found)
+    return paths
+
+
+def pending_work(
+    session: Any, *, now: Any = None, max_attempts: int = 5, grace_s: float = 600.0
+) -> list[dict[str, Any]]:
+    """Clips whose pipeline stalled: a stage held by a dead attempt (lease expired), or a next stage
+    never started after the previous one finished (a lost chain event). Each item says what to rerun.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from dashcam.db.models import Clip, StageRun, utcnow
+
+    now = now or utcnow()
+    settled = now - timedelta(seconds=grace_s)  # a chain event younger than this may still be on its way
+    runs: dict[int, dict[str, Any]] = {}
+    for r in session.execute(select(StageRun)).scalars():
+        runs.setdefault(r.clip_id, {})[r.stage] = r
+    out: list[dict[str, Any]] = []
+    for clip_id, digest in session.execute(select(Clip.id, Clip.content_hash)).all():
+        by_stage = runs.get(clip_id, {})
+        for prev, stage in zip(STAGES, STAGES[1:], strict=False):
+            run = by_stage.get(stage)
+            before = by_stage.get(prev)
+            if before is None or before.status != "done":
+                break
+            lease = run.lease_until if run is not None else None
+            if lease is not None and lease.tzinfo is None:
+                lease = lease.replace(tzinfo=now.tzinfo)
+            finished = before.finished_at
+            if finished is not None and finished.tzinfo is None:
+                finished = finished.replace(tzinfo=now.tzinfo)
+            if (run is None or run.status == "queued") and finished is not None and finished < settled:
+                out.append(
+                    {
+                        "stage": stage,
+                        "clip_id": clip_id,
+                        "hash": digest,
+                        "reason": "never started",
+                        "attempt": 0,
+                    }
+                )
+            elif (
+                run.status == "running" and lease is not None and lease < now and run.attempts < max_attempts
+            ):
+                out.append(
+                    {
+                        "stage": stage,
+                        "clip_id": clip_id,
+                        "hash": digest,
+                        "attempt": run.attempts,
+                        "reason": f"attempt {run.attempts} on {run.device or '?'} stopped renewing its claim (worker died?)",
+                    }
+                )
+            if run is None or run.status != "done":
+                break
+    return out

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from prefect import Task
+from prefect import Task, get_run_logger, task
 from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from dashcam.stages import NotRetryable, StageContext
+from dashcam.stages import ClipBusy, NotRetryable, StageContext
 
 _CONTEXT: StageContext | None = None
 
@@ -31,9 +31,13 @@ def reset_context() -> None:
     _CONTEXT = None
 
 
+# Errors no retry can fix: bad input (NotRetryable) and bugs in our own code.
+_PERMANENT = (NotRetryable, AttributeError, TypeError, NameError, ImportError, SyntaxError, AssertionError)
+
+
 def retryable(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Refuse retries that cannot help: a corrupt clip or a missing model stays broken."""
-    return not isinstance(state.data, NotRetryable)
+    """Refuse retries that cannot help: a corrupt clip, a missing model or a bug stays broken."""
+    return not isinstance(state.data, _PERMANENT)
 
 
 def retry_options(ctx: StageContext) -> dict[str, Any]:
@@ -54,7 +58,77 @@ def outcome(clip_id: int, state: State[Any]) -> dict[str, Any]:
         reason = str(exc).splitlines()[0]
     else:
         reason = state.message or state.name or "failed"
-    return {"clip_id": clip_id, "ok": False, "error": reason}
+    return {"clip_id": clip_id, "ok": False, "busy": isinstance(exc, ClipBusy), "error": reason}
+
+
+NEXT_STAGE = {"ingest": "preprocess", "preprocess": "heavy", "heavy": "archive"}
+
+
+def deployment_name(stage: str) -> str:
+    """Deployments are named after their flow: ``<flow>/<flow>`` (see prefect.yaml)."""
+    return f"{stage}/{stage}"
+
+
+@task(name="trigger-next-stage", task_run_name="{stage}-{clip_id}", retries=3, retry_delay_seconds=10)
+def trigger(stage: str, clip_id: int, idempotency_key: str) -> str:
+    """Start a stage's deployment for one clip; the same key twice starts it once."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        deployment_name(stage),
+        parameters={"clip_ids": [clip_id], "chain": True},
+        timeout=0,
+        as_subflow=False,
+        idempotency_key=idempotency_key,
+    )
+    return str(run.id)
+
+
+def chain_next(stage: str, clip_ids: list[int]) -> None:
+    """When a stage finished clips, run the next stage's deployment for each (pull-based: a worker takes it)."""
+    nxt = NEXT_STAGE.get(stage)
+    if nxt is None or not clip_ids:
+        return
+    ctx = stage_context()
+    for clip_id in clip_ids:
+        clip = ctx.clip(clip_id)
+        done = stage_cache_key(ctx, clip_id, stage)
+        # a duplicate event (same clip, same upstream result) maps to the same key: no duplicate run
+        trigger(nxt, clip_id, f"{nxt}:{clip.content_hash[:32]}:{done}")
+
+
+def stage_cache_key(ctx: StageContext, clip_id: int, stage: str) -> str:
+    from dashcam.db import crud
+    from dashcam.db.session import session_scope
+
+    with session_scope(ctx.engine) as s:
+        run = crud.stage_status(session=s, clip_id=clip_id, stage=stage)
+        return (run.cache_key or "") if run else ""
+
+
+def run_clips(
+    stage: str,
+    clip_ids: list[int],
+    task_fn: Any,
+    *,
+    chain: bool,
+    describe: Callable[[dict[str, Any]], str],
+) -> list[dict[str, Any]]:
+    """Run a stage's task for each clip (a failure never stops the batch), then chain the next stage."""
+    log = get_run_logger()
+    results = []
+    for clip_id in clip_ids:
+        res = outcome(clip_id, task_fn(clip_id, return_state=True))
+        if res["ok"]:
+            log.info("clip %s: %s", clip_id, describe(res))
+        elif res.get("busy"):
+            log.info("clip %s: %s", clip_id, res["error"])
+        else:
+            log.error("clip %s: %s failed: %s", clip_id, stage, res["error"])
+        results.append(res)
+    if chain:
+        chain_next(stage, [r["clip_id"] for r in results if r["ok"]])
+    return results
 
 
 # A process-local progress hook: the CLI installs one to draw progress bars; workers leave it unset.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.context import TaskRunContext
 
 from dashcam.stages.heavy import heavy_key, run_heavy
-from flows.common import cache_expiration, outcome, report, retry_options, retryable, stage_context
+from flows.common import cache_expiration, report, retry_options, retryable, run_clips, stage_context
 
 
 def _cache_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
@@ -31,18 +31,15 @@ def heavy_clip(clip_id: int) -> dict[str, Any]:
 
 
 @flow(name="heavy")
-def heavy(clip_ids: list[int]) -> list[dict[str, Any]]:
+def heavy(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]:
     """Run the heavy stage over each clip; a failed clip is reported and the others go on."""
-    log = get_run_logger()
     ctx = stage_context()
     days = ctx.config.global_config.global_.storage_retention_days.heavy_output
     run = heavy_clip.with_options(**retry_options(ctx), cache_expiration=cache_expiration(days))
-    results = []
-    for clip_id in clip_ids:
-        res = outcome(clip_id, run(clip_id, return_state=True))
-        if res["ok"]:
-            log.info("clip %s: %s sighting(s), %s plate(s)", clip_id, res["sightings"], res["plates"])
-        else:
-            log.error("clip %s: heavy failed: %s", clip_id, res["error"])
-        results.append(res)
-    return results
+    return run_clips(
+        "heavy",
+        clip_ids,
+        run,
+        chain=chain,
+        describe=lambda r: f"{r['sightings']} sighting(s), {r['plates']} plate(s)",
+    )

@@ -15,7 +15,7 @@ from dashcam.camera.listing import RemoteFile
 from dashcam.camera.names import is_video_name
 from dashcam.stages import NotRetryable, StageContext
 from dashcam.stages.ingest import incoming_dir, known_file, register_file
-from flows.common import report, retry_options, retryable, stage_context
+from flows.common import chain_next, report, retry_options, retryable, stage_context
 
 
 def _camera_client(ctx: StageContext, url: str) -> CameraClient:
@@ -108,11 +108,17 @@ def download_clip(url: str, remote: dict[str, Any]) -> dict[str, Any]:
 def ingest(
     folder: str | None = None,
     camera: str | None = None,
+    files: list[str] | None = None,
     move: bool = False,
     dry_run: bool = False,
     stable_check_s: float = 2.0,
+    chain: bool = False,
 ) -> dict[str, Any]:
-    """Import a folder, or sync the camera (the configured one when neither is given); register each clip once."""
+    """Import a folder or single files, or sync the camera (the configured one when none is given).
+
+    Every clip is registered once; ``clip_ids`` lists every clip of the input (known ones too),
+    ``new_clip_ids`` the ones registered by this run.
+    """
     log = get_run_logger()
     ctx = stage_context()
     opts = retry_options(ctx)
@@ -123,6 +129,23 @@ def ingest(
         "skipped": {},
         "failed": {},
     }
+    if files:
+        for f in files:
+            p = Path(f)
+            if not p.is_file():
+                result["failed"][p.name] = f"{p}: no such file"
+                continue
+            if (cid := known_file(ctx, p.name, p.stat().st_size)) is not None:
+                result["skipped"][p.name] = "already registered"
+                result["clip_ids"].append(cid)
+                continue
+            if dry_run:
+                result.setdefault("planned", []).append(str(p))
+                continue
+            state = register_clip.with_options(**opts)(
+                str(p), p.name, str(p.parent), None, False, False, return_state=True
+            )
+            _collect(result, p.name, state)
     if folder is not None:
         if not Path(folder).is_dir():
             raise NotRetryable(f"{folder}: not a folder to import from")
@@ -148,7 +171,7 @@ def ingest(
                 str(p), p.name, f["source"], f["sha256"], return_state=True
             )
             _collect(result, p.name, state)
-    else:
+    elif not files:
         url = camera or ctx.config.global_config.camera.address
         plan = plan_camera_sync(url, stable_check_s)
         result.update(
@@ -168,6 +191,8 @@ def ingest(
         for remote in plan["files"]:
             state = download_clip.with_options(**opts)(url, remote, return_state=True)
             _collect(result, remote["name"], state)
+    if chain:
+        chain_next("ingest", result["new_clip_ids"])
     log.info(
         "ingest: %d clip(s) registered (%d new), %d skipped, %d failed",
         len(result["registered"]),

@@ -64,6 +64,20 @@ for _name in COMMAND_MODULES:
     _mod.register(app)
 
 
-def main() -> None:
+def _embedded_prefect_env() -> None:
+    """Without a Prefect server, keep Prefect's ephemeral state under DASHCAM_DATA_DIR, and quiet."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    from dashcam.settings import get_settings
+
+    home = get_settings().data_dir / "prefect"
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(home / "results"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+def main() -> None:
+    _embedded_prefect_env()
     app()

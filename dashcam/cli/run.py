@@ -3,54 +3,137 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, fail, print_json
-from dashcam.config import ConfigError, load_config
-from dashcam.db.session import ensure_schema
-from dashcam.storage import Storage
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress
 
 
-def _prepare() -> dict[str, object]:
-    """Set up the embedded default: config, storage areas, database schema."""
+def _prepare() -> Any:
+    """Config, storage areas and schema of the embedded default; models checked before any work."""
+    from dashcam.config import ConfigError, load_config
+    from dashcam.db.session import ensure_schema
+    from dashcam.storage import Storage
+
     try:
         cfg = load_config()
     except ConfigError as exc:
         fail(f"{exc.problems[0]} (run `dashcam config validate`)")
-    storage = Storage(cfg)
-    for area in storage.areas.values():
+    for area in Storage(cfg).areas.values():
         if area.is_local:
             Path(area.root).mkdir(parents=True, exist_ok=True)
-    url = cfg.database_url()
-    ensure_schema(url)
-    return {
-        "config_dir": None if cfg.embedded else str(cfg.source_dir),
-        "data_dir": str(cfg.settings.data_dir),
-        "storage": storage.describe(),
-        "database": url.split("@")[-1] if "@" in url else url,
-    }
+    ensure_schema(cfg.database_url())
+    _check_models(cfg)
+    return cfg
 
 
-def demo(json_out: bool = JsonOpt) -> None:
-    """Synthesise a few clips, run them through the pipeline, and show what was found."""
-    info = _prepare()
-    built = ["configuration", "storage areas", "database schema"]
-    pending = ["synthetic footage", "ingest", "preprocess", "heavy", "archive", "web UI"]
-    doc = {**info, "built": built, "not_built_yet": pending}
-    if json_out:
-        print_json(doc)
-        return
-    console.print(f"[bold]dashcam demo[/] on the embedded default in {info['data_dir']}")
-    for name, root in info["storage"].items():  # type: ignore[union-attr]
-        console.print(f"  {name:<13} {root}", highlight=False)
-    console.print(f"  database      {info['database']}", highlight=False)
+def _check_models(cfg: Any) -> None:
+    from dashcam.pipeline import model_files
+    from dashcam.stages import StageContext
+    from dashcam.stages.heavy import vehicle_detector_config
+    from dashcam.stages.preprocess import coarse_config
+    from dashcam.vision.errors import ModelNotFound
+
+    ctx = StageContext(config=cfg)
+    v = cfg.global_config.vision
+    try:
+        for det in (coarse_config(ctx), vehicle_detector_config(ctx), v.plate_detector):
+            if det is not None:
+                model_files(det, ctx.models_dir)
+    except ModelNotFound as exc:
+        fail(str(exc))
+
+
+def run_paths(paths: list[Path], *, json_out: bool, archive: bool = True) -> dict[str, Any]:
+    """Run the pipeline flow in-process with progress bars; returns its summary."""
+    from flows.common import reset_context, set_reporter
+    from flows.pipeline import pipeline
+
+    reset_context()
+    with progress(enabled=not json_out) as prog:
+        bars: dict[str, Any] = {}
+        total: list[int | None] = [None]
+
+        def bar(stage: str) -> Any:
+            if stage not in bars:
+                bars[stage] = prog.add_task(stage, total=total[0])
+            return bars[stage]
+
+        def on_event(stage: str, clip_id: int | None, name: str, what: str) -> None:
+            if stage == "pipeline" and what.startswith("clips="):
+                total[0] = int(what.split("=", 1)[1])
+                for s in ("preprocess", "heavy", "archive") if archive else ("preprocess", "heavy"):
+                    prog.update(bar(s), total=total[0])
+                return
+            prog.update(bar(stage), advance=1, description=f"{stage:<10} {name[:40]} {what}")
+
+        set_reporter(on_event)
+        try:
+            return pipeline([str(p.resolve()) for p in paths], archive=archive)
+        finally:
+            set_reporter(None)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
     console.print(
-        "[yellow]The pipeline stages are not built yet; the demo stops after setting up "
-        f"{', '.join(built)}.[/] Still to come: {', '.join(pending)}.",
+        f"[bold]{summary['clips']}[/] clip(s): [bold]{summary['sightings']}[/] sighting(s), "
+        f"[bold]{summary['plates']}[/] plate(s), [bold]{len(summary['failures'])}[/] failure(s)",
         highlight=False,
     )
+    for f in summary["failures"]:
+        err_console.print(f"[red]failed[/] {f['stage']}: {f['error']}", highlight=False, soft_wrap=True)
+
+
+def run(
+    paths: list[Path] = typer.Argument(..., help="Clip files or folders of clips."),
+    no_archive: bool = typer.Option(False, "--no-archive", help="Stop after the heavy stage."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Process footage end to end on this machine: ingest, preprocess, heavy, archive."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"{missing[0]}: no such file or folder")
+    _prepare()
+    summary = run_paths(paths, json_out=json_out, archive=not no_archive)
+    if json_out:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+        console.print(
+            "search it: `dashcam search --plate TEXT`, or open the web UI: `dashcam ui`", highlight=False
+        )
+    if summary["failures"]:
+        raise typer.Exit(1)
+
+
+def demo(
+    clips: int = typer.Option(3, "--clips", min=1, max=20, help="How many clips to synthesise."),
+    seconds: float = typer.Option(12.0, "--seconds", min=2, help="Length of each clip."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Synthesise a few clips, run them through the pipeline, and show what was found."""
+    cfg = _prepare()
+    from dashcam.cli.demo import make_demo_clips
+
+    folder = cfg.settings.data_dir / "demo-footage"
+    made = make_demo_clips(folder, clips=clips, seconds=seconds, quiet=json_out)
+    summary = run_paths([folder], json_out=json_out)
+    summary["footage"] = str(folder)
+    summary["truth"] = made
+    if json_out:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+        console.print(f"footage and ground truth: {folder}", highlight=False)
+        console.print(
+            "next: `dashcam search --plate <TEXT> --fuzzy 1`, or the web UI: `dashcam ui` then http://127.0.0.1:8000",
+            highlight=False,
+        )
+    if summary["failures"]:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
+    app.command("run")(run)
     app.command("demo")(demo)

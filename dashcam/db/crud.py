@@ -6,10 +6,10 @@ Keyword-only functions taking ``session=``; the caller owns the transaction (see
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -150,6 +150,75 @@ def stage_started(
     )
 
 
+def claim_stage(
+    *,
+    session: Session,
+    clip_id: int,
+    stage: str,
+    version: str,
+    owner: str,
+    lease_s: float,
+    device: str | None = None,
+    flow_run_id: str | None = None,
+    cache_key: str | None = None,
+) -> bool:
+    """Take a clip's stage for this attempt unless a live attempt holds it; counts the attempt.
+
+    A running claim whose lease expired belongs to a dead worker (kill -9, power loss) and may be
+    taken over. The check and the take are one UPDATE, so two workers can never both win.
+    """
+    now = utcnow()
+    table = StageRun.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    ins_mod: Any = postgresql if dialect == "postgresql" else sqlite
+    session.execute(
+        ins_mod.insert(table)
+        .values(clip_id=clip_id, stage=stage, version=version, status="queued", attempts=0)
+        .on_conflict_do_nothing(index_elements=["clip_id", "stage"])
+    )
+    free = or_(
+        table.c.status != "running",
+        table.c.lease_until.is_(None),
+        table.c.lease_until < now,
+        table.c.owner == owner,
+    )
+    res = session.execute(
+        table.update()
+        .where(table.c.clip_id == clip_id, table.c.stage == stage, free)
+        .values(
+            status="running",
+            version=version,
+            error=None,
+            attempts=table.c.attempts + 1,
+            device=device,
+            flow_run_id=flow_run_id,
+            cache_key=cache_key,
+            started_at=now,
+            finished_at=None,
+            duration_s=None,
+            owner=owner,
+            lease_until=now + timedelta(seconds=lease_s),
+        )
+    )
+    return bool(res.rowcount == 1)
+
+
+def renew_claim(*, session: Session, clip_id: int, stage: str, owner: str, lease_s: float) -> bool:
+    """Extend this attempt's lease; False when the claim was lost (taken over after expiry)."""
+    table = StageRun.__table__  # type: ignore[attr-defined]
+    res = session.execute(
+        table.update()
+        .where(
+            table.c.clip_id == clip_id,
+            table.c.stage == stage,
+            table.c.owner == owner,
+            table.c.status == "running",
+        )
+        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+    )
+    return bool(res.rowcount == 1)
+
+
 def stage_finished(
     *,
     session: Session,
@@ -159,14 +228,19 @@ def stage_finished(
     error: str | None = None,
     output_key: str | None = None,
     stats: dict[str, Any] | None = None,
-) -> None:
+    owner: str | None = None,
+) -> bool:
+    """Record how an attempt ended and release its claim; False when another attempt owns the clip now."""
     run = session.execute(
         select(StageRun).where(StageRun.clip_id == clip_id, StageRun.stage == stage)
     ).scalar_one()
+    if owner is not None and run.owner not in (None, owner):
+        return False
     now = utcnow()
     run.status = status
     run.error = error[:4000] if error else None
     run.finished_at = now
+    run.lease_until = None
     if run.started_at is not None:
         started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=now.tzinfo)
         run.duration_s = (now - started).total_seconds()
@@ -175,6 +249,7 @@ def stage_finished(
     if stats is not None:
         run.stats = stats
     session.add(run)
+    return True
 
 
 def stage_status(*, session: Session, clip_id: int, stage: str) -> StageRun | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -107,6 +107,10 @@ class StageRun(SQLModel, table=True):
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts(index=True)
     duration_s: float | None = None
+    owner: str | None = Field(
+        default=None, max_length=64, description="token of the attempt holding the clip"
+    )
+    lease_until: datetime | None = _ts()  # a running claim expires here unless renewed (dead workers)
 
 
 # ---------------------------------------------------------------- GPS
@@ -155,6 +159,16 @@ class Sighting(SQLModel, table=True):
         UniqueConstraint("clip_id", "track_id", name="uq_sighting_clip_track"),
         Index("ix_sighting_lat_lon", "lat", "lon"),
         Index("ix_sighting_label_time", "label", "time_utc"),
+        # partial: corrections are rare, and an index of NULLs makes SQLite's planner shun it (0003)
+        Index(
+            "ix_sighting_plate_corrected",
+            "plate_corrected",
+            sqlite_where=text("plate_corrected IS NOT NULL"),
+            postgresql_where=text("plate_corrected IS NOT NULL"),
+        ),
+        # 1/500 degree latitude bands, then longitude: a map query seeks a few narrow strips instead of
+        # scanning a whole band of latitude around the globe (dashcam.search, 0003)
+        Index("ix_sighting_lat_band", text("CAST(lat * 500 AS INTEGER)"), "lon", "lat", "time_utc"),
     )
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = _fk("clip.id", index=False)
@@ -182,9 +196,7 @@ class Sighting(SQLModel, table=True):
     )
     plate_confidence: float | None = None
     plate_alternatives: list[str] | None = Field(default=None, sa_column=Column(JSON))
-    plate_corrected: str | None = Field(
-        default=None, max_length=16, index=True, description="a user's correction"
-    )
+    plate_corrected: str | None = Field(default=None, max_length=16, description="a user's correction")
 
 
 class PlateRead(SQLModel, table=True):
@@ -247,4 +259,110 @@ class WatchlistEntry(SQLModel, table=True):
     created_at: datetime | None = _ts(nullable=False)
 
 
-ALL_TABLES = [Clip, StageRun, GpsPoint, Window, Sighting, PlateRead, Media, WatchlistEntry]
+# ---------------------------------------------------------------- plate search index (dashcam.search)
+
+
+class Plate(SQLModel, table=True):
+    """Every plate text seen (a correction wins over the OCR consensus): the plates listing, fuzzy search's entry."""
+
+    __tablename__ = "plate"
+    __table_args__ = (
+        UniqueConstraint("text", name="uq_plate_text"),
+        Index("ix_plate_sightings", "sightings"),
+        Index("ix_plate_last_seen", "last_seen"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(max_length=16, description="the plate as shown")
+    key: str = Field(max_length=16, index=True, description="the plate with OCR confusions folded")
+    sightings: int = Field(
+        default=0, description="sightings showing it (0: none left, kept for its variants)"
+    )
+    first_seen: datetime | None = _ts()
+    last_seen: datetime | None = _ts()
+    last_sighting_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("sighting.id", ondelete="SET NULL"), nullable=True),
+    )
+    last_lat: float | None = None
+    last_lon: float | None = None
+
+
+class PlateVariant(SQLModel, table=True):
+    """A plate key with up to two characters deleted: the symmetric-deletion index of fuzzy plate search."""
+
+    __tablename__ = "plate_variant"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    variant: str = Field(max_length=16, primary_key=True)
+    plate_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("plate.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+# ---------------------------------------------------------------- retention
+
+
+class RetentionEvent(SQLModel, table=True):
+    """One file retention deleted, or tried to delete and could not (retried on the next run)."""
+
+    __tablename__ = "retention_event"
+    __table_args__ = (Index("ix_retention_event_area_at", "area", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _ts(nullable=False, index=True)
+    clip_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("clip.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    area: str = Field(max_length=16, description="raw, preproc or heavy_output")
+    key: str = Field(max_length=512, description="storage key of the file")
+    what: str = Field(max_length=16, description="raw_clip, preproc, archived_media or orphan")
+    reason: str = Field(max_length=16, description="age or quota")
+    status: str = Field(max_length=16, description="deleted or failed")
+    size_bytes: int = Field(default=0, sa_type=BigInteger)
+    error: str | None = Field(default=None, max_length=1000)
+
+
+# ---------------------------------------------------------------- web UI accounts
+
+
+class UiUser(SQLModel, table=True):
+    """A web UI account; the password is kept only as an argon2id hash."""
+
+    __tablename__ = "ui_user"
+    __table_args__ = (UniqueConstraint("username", name="uq_ui_user_username"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    password_hash: str = Field(max_length=255, description="argon2id hash (argon2-cffi)")
+    created_at: datetime | None = _ts(nullable=False)
+    last_login_at: datetime | None = _ts()
+
+
+class UiLoginAttempt(SQLModel, table=True):
+    """One login attempt: the web UI refuses logins after too many recent failures (rate limit)."""
+
+    __tablename__ = "ui_login_attempt"
+    __table_args__ = (
+        Index("ix_ui_login_attempt_username_at", "username", "at"),
+        Index("ix_ui_login_attempt_remote_at", "remote", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _ts(nullable=False)
+    username: str = Field(max_length=64)
+    remote: str = Field(max_length=64, description="client address as the web UI saw it")
+    ok: bool = False
+
+
+ALL_TABLES = [
+    Clip,
+    StageRun,
+    GpsPoint,
+    Window,
+    Sighting,
+    PlateRead,
+    Media,
+    WatchlistEntry,
+    Plate,
+    PlateVariant,
+    RetentionEvent,
+    UiUser,
+    UiLoginAttempt,
+]

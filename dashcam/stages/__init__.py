@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,30 +109,80 @@ def already_done(ctx: StageContext, clip_id: int, stage: str, cache_key: str) ->
         return run is not None and run.status == "done" and run.cache_key == cache_key
 
 
+class ClipBusy(NotRetryable):
+    """Another live attempt holds this clip's stage: this one steps aside (no retry, no failure)."""
+
+
+class _LeaseRenewer(threading.Thread):
+    """Keeps an attempt's claim alive while it works; a dead process stops renewing, so its lease runs out."""
+
+    def __init__(self, ctx: StageContext, clip_id: int, stage: str, owner: str, lease_s: float):
+        super().__init__(daemon=True, name=f"lease-{stage}-{clip_id}")
+        self.ctx, self.clip_id, self.stage, self.owner, self.lease_s = ctx, clip_id, stage, owner, lease_s
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.lease_s / 3):
+            try:
+                with session_scope(self.ctx.engine) as s:
+                    if not crud.renew_claim(
+                        session=s,
+                        clip_id=self.clip_id,
+                        stage=self.stage,
+                        owner=self.owner,
+                        lease_s=self.lease_s,
+                    ):
+                        self.lost = True
+                        log.error("%s of clip %s: claim lost to another attempt", self.stage, self.clip_id)
+                        return
+            except Exception:  # a database hiccup: the next renewal tries again before the lease ends
+                log.warning("%s of clip %s: lease renewal failed", self.stage, self.clip_id, exc_info=True)
+
+
 @contextmanager
 def recorded(
     ctx: StageContext, clip_id: int, stage: str, cache_key: str | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Record a stage run: running now; done with the stats the body fills in; failed with the reason."""
+    """Claim a clip's stage, record it running, then done with the stats the body fills in, or failed.
+
+    The claim makes sure two workers never process one clip at once; it is renewed while the body runs.
+    """
+    owner = uuid.uuid4().hex
+    lease = ctx.config.global_config.global_.claim_lease_s
     with session_scope(ctx.engine) as s:
-        crud.stage_started(
+        won = crud.claim_stage(
             session=s,
             clip_id=clip_id,
             stage=stage,
             version=STAGE_VERSIONS[stage],
+            owner=owner,
+            lease_s=lease,
             device=ctx.device,
             flow_run_id=ctx.flow_run_id,
             cache_key=cache_key,
         )
+    if not won:
+        with session_scope(ctx.engine) as s:
+            run = crud.stage_status(session=s, clip_id=clip_id, stage=stage)
+            who = f"{run.device or '?'}, flow run {run.flow_run_id or '?'}" if run else "?"
+        raise ClipBusy(f"clip {clip_id}: {stage} is already running ({who})")
+    renewer = _LeaseRenewer(ctx, clip_id, stage, owner, lease)
+    renewer.start()
     out: dict[str, Any] = {}
     try:
         yield out
     except Exception as exc:
+        renewer.stopped.set()
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         with session_scope(ctx.engine) as s:
-            crud.stage_finished(session=s, clip_id=clip_id, stage=stage, status="failed", error=reason)
+            crud.stage_finished(
+                session=s, clip_id=clip_id, stage=stage, status="failed", error=reason, owner=owner
+            )
         log.error("%s failed for clip %s: %s", stage, clip_id, reason)
         raise
+    finally:
+        renewer.stopped.set()
     with session_scope(ctx.engine) as s:
         crud.stage_finished(
             session=s,
@@ -140,4 +192,5 @@ def recorded(
             error=out.pop("_error", None),
             output_key=out.pop("_output_key", None),
             stats=out or None,
+            owner=owner,
         )

@@ -15,7 +15,7 @@ from dashcam import heavy
 from dashcam.db.models import GpsPoint, Media, PlateRead, Sighting, utcnow
 from dashcam.db.session import session_scope
 from dashcam.gps import Fix, Track
-from dashcam.pipeline import config_hash, model_checksum, stage_key
+from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.stages import NotRetryable, StageContext, already_done, recorded
 from dashcam.stages.preprocess import MANIFEST_NAME
@@ -23,6 +23,7 @@ from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
 from dashcam.vision.config import UltralyticsDetectorConfig
 from dashcam.vision.errors import VisionError
+from dashcam.vision.plate_text import consensus, plate_key
 
 log = logging.getLogger(__name__)
 STAGE = "heavy"
@@ -71,28 +72,39 @@ def _detector(ctx: StageContext) -> Any:
 
 
 def _plate_reader(ctx: StageContext) -> Any:
+    """The plate reader, in video mode: vehicle crops are searched closely, the full frame now and then."""
     g = ctx.config.global_config
     if g.vision.plate_detector is None:
         return None
-    from dashcam.vision.plates import PlateReader
+    from dashcam.vision.plate_text import PlateRules
+    from dashcam.vision.plates import PlateReader, PlateReaderOptions
+
+    def make() -> Any:
+        opts = PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False)
+        reader = PlateReader.from_config(
+            g.vision.plate_detector,
+            g.vision.ocr,
+            PlateRules.from_section(g.plates),
+            opts,
+            models_dir=ctx.models_dir,
+        )
+        reader.load()
+        return reader
 
     key = f"plates:{g.vision.plate_detector.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
-    return ctx.cached(key, lambda: PlateReader.from_config(g.vision, g.plates, models_dir=ctx.models_dir))
+    return ctx.cached(key, make)
 
 
 def heavy_key(ctx: StageContext, clip_hash: str) -> str:
-    det = _detector(ctx)
-    reader = _plate_reader(ctx)
-    models = [model_checksum(det.model_path)]
-    models += [model_checksum(p) for p in (reader.model_paths() if reader is not None else [])]
+    """The cache key, computed from the model files without loading them."""
     g = ctx.config.global_config
-    cfg = config_hash(
-        g.detection,
-        g.plates,
-        g.vision,
-        {"device_gpu": ctx.config.device.gpu.model_dump() if ctx.config.device.gpu else None},
-    )
-    return stage_key(STAGE, clip_hash, models=models, config=cfg)
+    vcfg = vehicle_detector_config(ctx)
+    paths = model_files(vcfg, ctx.models_dir)
+    if g.vision.plate_detector is not None:
+        paths += model_files(g.vision.plate_detector, ctx.models_dir)
+    gpu = ctx.config.device.gpu
+    cfg = config_hash(g.detection, g.plates, g.vision, vcfg, {"gpu": gpu.model_dump() if gpu else None})
+    return stage_key(STAGE, clip_hash, models=[model_checksum(p) for p in paths], config=cfg)
 
 
 def _track_of(ctx: StageContext, clip_id: int) -> Track:
@@ -144,14 +156,14 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
             )
         except VideoError as exc:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc
-        n_plates = _store(ctx, clip, res, reader)
+        n_plates = _store(ctx, clip, res)
         out.update(sightings=len(res.sightings), plates=n_plates, frames=res.frames, timings=res.timings)
         if res.error:
             out["_error"] = res.error
     return HeavyResult(clip_id, False, len(res.sightings), n_plates, res.frames, res.error, res.timings)
 
 
-def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput, reader: Any) -> int:
+def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
     """Write media atomically, then replace the clip's sightings, reads and media rows in one transaction."""
     area = ctx.storage["heavy_output"]
     g = ctx.config.global_config
@@ -196,8 +208,8 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput, reader: Any) ->
             keep_keys |= {m["key"] for m in smedia}
             fix = track.at(s.best_s)
             plate = (
-                reader.combine([(r.text, r.confidence) for r in s.reads], g.plates)
-                if reader and s.reads
+                consensus([(r.text, r.confidence) for r in s.reads], confusions=g.plates.confusions)
+                if s.reads
                 else None
             )
             if plate is not None and plate.text:
@@ -223,7 +235,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput, reader: Any) ->
                 "speed_kmh": fix.speed_kmh if fix else None,
                 "heading": fix.heading if fix else None,
                 "plate_text": plate.text if plate and plate.text else None,
-                "plate_key": reader.key(plate.text, g.plates) if plate and plate.text else None,
+                "plate_key": plate_key(plate.text, g.plates.confusions) if plate and plate.text else None,
                 "plate_confidence": plate.confidence if plate and plate.text else None,
                 "plate_alternatives": plate.alternatives if plate else None,
             }
@@ -236,7 +248,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput, reader: Any) ->
                         "t": r.t,
                         "text_raw": r.raw_text[:32],
                         "text": r.text[:16],
-                        "plate_key": reader.key(r.text, g.plates)[:16],
+                        "plate_key": plate_key(r.text, g.plates.confusions)[:16],
                         "confidence": r.confidence,
                         "box": r.box,
                         "time_utc": rf.time_utc

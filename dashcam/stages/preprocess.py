@@ -8,7 +8,7 @@ from typing import Any
 
 from dashcam.db import crud
 from dashcam.db.session import session_scope
-from dashcam.pipeline import config_hash, model_checksum, stage_key
+from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest, preprocess_clip
 from dashcam.stages import NotRetryable, StageContext, already_done, recorded
 from dashcam.storage import clip_key
@@ -34,16 +34,22 @@ class PreprocessResult:
         return self.__dict__.copy()
 
 
-def coarse_detector(ctx: StageContext) -> Any:
-    """The configured coarse detector, refined by this device's coral section, loaded once per process."""
-    from dashcam.vision.detectors import build_detector
-
+def coarse_config(ctx: StageContext) -> Any:
+    """The configured coarse detector, refined by this device's coral section."""
     cfg = ctx.config.global_config.vision.coarse_detector
     if cfg is None:
         raise NotRetryable("vision.coarse_detector is disabled: the preprocess stage needs one")
     coral = ctx.config.device.coral
     if cfg.type == "litert" and coral is not None and coral.device_path and cfg.edgetpu_device is None:
         cfg = cfg.model_copy(update={"edgetpu_device": coral.device_path})
+    return cfg
+
+
+def coarse_detector(ctx: StageContext) -> Any:
+    """The coarse detector, loaded once per process."""
+    from dashcam.vision.detectors import build_detector
+
+    cfg = coarse_config(ctx)
 
     def make() -> Any:
         det = build_detector(cfg, models_dir=ctx.models_dir)
@@ -54,12 +60,11 @@ def coarse_detector(ctx: StageContext) -> Any:
 
 
 def preprocess_key(ctx: StageContext, clip_hash: str) -> str:
-    det = coarse_detector(ctx)
+    """The cache key, computed from the model files without loading them."""
+    cfg = coarse_config(ctx)
     g = ctx.config.global_config
-    models = [model_checksum(det.model_path)] if det.model_path else []
-    return stage_key(
-        STAGE, clip_hash, models=models, config=config_hash(g.detection, g.vision.coarse_detector)
-    )
+    models = [model_checksum(p) for p in model_files(cfg, ctx.models_dir)]
+    return stage_key(STAGE, clip_hash, models=models, config=config_hash(g.detection, cfg))
 
 
 def run_preprocess(clip_id: int, ctx: StageContext) -> PreprocessResult:

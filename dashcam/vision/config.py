@@ -41,7 +41,8 @@ class UltralyticsDetectorConfig(_DetectorCommon):
     )
     model: str | list[str] = Field(
         default="yolov8n.pt",
-        description=_MODEL_HELP + "; a list gives alternatives in order of preference (the first one found is used)",
+        description=_MODEL_HELP
+        + "; a list gives alternatives in order of preference (the first one found is used)",
     )
     device: str = Field(
         default="cpu",

@@ -115,3 +115,29 @@ def test_deleting_a_clip_cascades(engine) -> None:
     with session_scope(engine) as s:
         assert crud.count_rows(session=s, model=GpsPoint) == 0
         assert crud.count_rows(session=s, model=StageRun) == 0
+
+
+def test_a_clip_is_claimed_by_one_attempt_at_a_time(engine) -> None:
+    with session_scope(engine) as s:
+        cid, _ = crud.register_clip(session=s, content_hash=H1, file_name="x.MP4", size_bytes=1)
+    claim = dict(clip_id=cid, stage="heavy", version="1", lease_s=60)
+    with session_scope(engine) as s:
+        assert crud.claim_stage(session=s, owner="worker-a", **claim)
+    with session_scope(engine) as s:
+        assert not crud.claim_stage(session=s, owner="worker-b", **claim)  # a live claim holds
+        assert crud.renew_claim(session=s, clip_id=cid, stage="heavy", owner="worker-a", lease_s=60)
+        assert not crud.renew_claim(session=s, clip_id=cid, stage="heavy", owner="worker-b", lease_s=60)
+    # worker-a dies: its lease runs out (time is moved, not waited for)
+    with session_scope(engine) as s:
+        s.execute(StageRun.__table__.update().values(lease_until=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+    with session_scope(engine) as s:
+        assert crud.claim_stage(session=s, owner="worker-b", **claim)
+    with session_scope(engine) as s:
+        # the dead attempt's late word is refused; the live one's is recorded
+        assert not crud.stage_finished(session=s, clip_id=cid, stage="heavy", status="failed", owner="worker-a")
+        assert crud.stage_finished(session=s, clip_id=cid, stage="heavy", status="done", owner="worker-b")
+    with session_scope(engine) as s:
+        run = s.execute(select(StageRun)).scalar_one()
+        assert (run.status, run.attempts, run.owner, run.lease_until) == ("done", 2, "worker-b", None)
+        # finished work is free again (a rerun may claim it)
+        assert crud.claim_stage(session=s, owner="worker-c", **claim)

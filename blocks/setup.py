@@ -1,0 +1,213 @@
+"""`dashcam setup` and `dashcam health`: make a Prefect server ready for the pipeline, and check it.
+
+Setup is idempotent: work pools (from ``work_pools/*.json``), their concurrency limits, a GPU slot per
+GPU device, the blocks, the zombie-run automation and the deployments of ``prefect.yaml`` are created or
+brought up to date; running it again changes nothing that is already right.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dashcam.config import Config
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+POOLS = {"nas": "ingest", "edge": "preprocess", "gpu": "heavy", "archive": "archive"}
+DEVICE_POOLS = {
+    "indoor_nas": "nas",
+    "jetson_coral": "edge",
+    "rtx_4090": "gpu",
+    "rtx_gpu": "gpu",
+    "shed_nas": "archive",
+}
+ZOMBIE_AUTOMATION = "dashcam: crash flow runs whose heartbeat stopped"
+
+
+def gpu_slot_name(hostname: str) -> str:
+    """The global concurrency limit that gives one GPU device one heavy run at a time."""
+    return f"gpu-{hostname}"
+
+
+def pool_template(pool: str, *, docker: bool, env: dict[str, str]) -> dict[str, Any]:
+    """A pool's base job template from work_pools/, with the shared environment added to its defaults."""
+    path = ROOT / "work_pools" / ("docker" if docker else "") / f"{pool}.json"
+    tpl = json.loads(path.read_text())
+    tpl = copy.deepcopy(tpl)
+    props = tpl["variables"]["properties"]
+    props["env"]["default"] = {**props["env"].get("default", {}), **env}
+    return tpl
+
+
+def pool_limits(config: Config) -> dict[str, int | None]:
+    """Pool concurrency: the sum of the devices' concurrent tasks in each pool (None: no device listed)."""
+    limits: dict[str, int | None] = dict.fromkeys(POOLS)
+    default = config.global_config.global_.max_concurrent_tasks_per_device
+    for dev in config.devices.values():
+        pool = dev.work_pool or DEVICE_POOLS.get(dev.device_type or "")
+        if pool in limits:
+            n = dev.storage.max_concurrent_tasks if "max_concurrent_tasks" in dev.storage.model_fields_set else default
+            limits[pool] = (limits[pool] or 0) + n
+    return limits
+
+
+def setup(
+    server: str,
+    config: Config,
+    *,
+    results_path: str,
+    code_dir: str | None = None,
+    docker_pools: tuple[str, ...] = (),
+    heartbeat_s: int = 30,
+    zombie_after_s: int = 120,
+    deploy: bool = True,
+) -> list[str]:
+    """Bring the server to the pipeline's state; returns what was done, one line each."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    done: list[str] = []
+    with temporary_settings({PREFECT_API_URL: server}):
+        done += _pools(config, results_path, docker_pools, heartbeat_s)
+        done += _blocks(config, results_path)
+        done += _automation(zombie_after_s)
+    if deploy:
+        done += _deploy(server, code_dir or str(ROOT))
+    return done
+
+
+def _pools(config: Config, results_path: str, docker_pools: tuple[str, ...], heartbeat_s: int) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+        WorkPoolCreate,
+        WorkPoolUpdate,
+    )
+    from prefect.exceptions import ObjectNotFound
+
+    from blocks.storage import RESULTS_BLOCK
+
+    env = {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"local-file-system/{RESULTS_BLOCK}",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_s),
+    }
+    out = []
+    limits = pool_limits(config)
+    with get_client(sync_client=True) as client:
+        for pool in POOLS:
+            docker = pool in docker_pools
+            tpl = pool_template(pool, docker=docker, env=env)
+            kind = "docker" if docker else "process"
+            try:
+                current = client.read_work_pool(pool)
+            except ObjectNotFound:
+                client.create_work_pool(
+                    WorkPoolCreate(name=pool, type=kind, base_job_template=tpl, concurrency_limit=limits[pool],
+                                   description=f"{POOLS[pool]} stage ({kind} workers)")
+                )
+                out.append(f"work pool {pool}: created ({kind}, concurrency {limits[pool] or 'unlimited'})")
+                continue
+            if current.type != kind:
+                raise ValueError(f"work pool {pool} exists with type {current.type}, not {kind}: delete it first")
+            if current.base_job_template != tpl or current.concurrency_limit != limits[pool]:
+                client.update_work_pool(pool, WorkPoolUpdate(base_job_template=tpl, concurrency_limit=limits[pool]))
+                out.append(f"work pool {pool}: updated")
+        for host, dev in sorted(config.devices.items()):
+            if dev.gpu is None:
+                continue
+            name = gpu_slot_name(host)
+            try:
+                gcl = client.read_global_concurrency_limit_by_name(name)
+                if gcl.limit != 1:
+                    client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=1))
+                    out.append(f"concurrency limit {name}: updated")
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+                out.append(f"concurrency limit {name}: created (one heavy run at a time on its GPU)")
+    return out
+
+
+def _blocks(config: Config, results_path: str) -> list[str]:
+    from prefect.blocks.system import Secret
+    from prefect.filesystems import LocalFileSystem
+
+    from blocks.storage import CAMERA_SECRET, DATABASE_SECRET, RESULTS_BLOCK, STORAGE_BLOCK, DashcamStorage
+
+    out = []
+    DashcamStorage.register_type_and_schema()
+    mounts = {host: dev.storage.mounts for host, dev in config.devices.items() if dev.storage.mounts}
+    storage = DashcamStorage(mounts=mounts, default_mounts=config.global_config.storage_paths.mounts)
+    storage.save(STORAGE_BLOCK, overwrite=True)
+    out.append(f"block {STORAGE_BLOCK}: saved ({len(mounts)} device mapping(s))")
+    LocalFileSystem(basepath=results_path).save(RESULTS_BLOCK, overwrite=True)
+    out.append(f"block {RESULTS_BLOCK}: saved (shared result storage at {results_path})")
+    url = config.settings.database_url or config.global_config.database.url
+    if url:
+        Secret(value=url).save(DATABASE_SECRET, overwrite=True)
+        out.append(f"block {DATABASE_SECRET}: saved (secret)")
+    password = os.environ.get(config.global_config.camera.password_env)
+    if password:
+        Secret(value=password).save(CAMERA_SECRET, overwrite=True)
+        out.append(f"block {CAMERA_SECRET}: saved (secret)")
+    return out
+
+
+def _automation(zombie_after_s: int) -> list[str]:
+    """Mark a flow run Crashed when its heartbeats stop (kill -9, power loss); the reconcile flow reruns it."""
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    trigger = EventTrigger(
+        match={"prefect.resource.id": ["prefect.flow-run.*"]},
+        after={"prefect.flow-run.heartbeat"},
+        expect={
+            "prefect.flow-run.heartbeat",
+            "prefect.flow-run.Completed",
+            "prefect.flow-run.Failed",
+            "prefect.flow-run.Cancelled",
+            "prefect.flow-run.Crashed",
+        },
+        for_each={"prefect.resource.id"},
+        posture=Posture.Proactive,
+        threshold=1,
+        within=timedelta(seconds=zombie_after_s),
+    )
+    action = ChangeFlowRunState(
+        state=StateType.CRASHED, message=f"no heartbeat for {zombie_after_s} s: the worker died"
+    )
+    try:
+        existing = Automation.read(name=ZOMBIE_AUTOMATION)
+    except ValueError:
+        existing = None
+    if existing is not None:
+        if existing.trigger == trigger and existing.actions == [action]:
+            return []
+        existing.delete()
+    Automation(name=ZOMBIE_AUTOMATION, trigger=trigger, actions=[action]).create()
+    return [f"automation '{ZOMBIE_AUTOMATION}': {'updated' if existing else 'created'}"]
+
+
+def _deploy(server: str, code_dir: str) -> list[str]:
+    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use."""
+    env = {**os.environ, "PREFECT_API_URL": server, "DASHCAM_CODE_DIR": code_dir}
+    prefect = Path(sys.executable).with_name("prefect")
+    proc = subprocess.run(
+        [str(prefect), "--no-prompt", "deploy", "--all"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"prefect deploy failed: {' | '.join(tail)}")
+    return ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]

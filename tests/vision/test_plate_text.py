@@ -1,0 +1,113 @@
+"""Plate text rules: normalisation, fuzzy keys, format correction and the consensus of many reads."""
+
+from __future__ import annotations
+
+from dashcam.config import PlatesSection
+from dashcam.vision.plate_text import (
+    PlateRules,
+    consensus,
+    correct_format,
+    edit_distance,
+    normalise,
+    plate_key,
+)
+
+SK = ("SK", r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$")
+GB = ("GB", r"^[A-Z]{2}[0-9]{2}[A-Z]{3}$")
+
+
+def test_normalise_strips_separators_and_case() -> None:
+    assert normalise("ab-12 cde") == "AB12CDE"
+    assert normalise("OSG=719") == "OSG719"
+    assert normalise("RK:346·AL") == "RK346AL"
+    assert normalise("RK弹565AV") == "RK565AV"
+
+
+def test_normalise_drops_state_words_and_country_strip() -> None:
+    assert normalise("California 6ABC123") == "6ABC123"
+    assert normalise("6ABC123 dmv.ca.gov") == "6ABC123"
+    assert normalise("czWSQ 3021") == "WSQ3021"  # small lower-case country code read with the plate
+    assert normalise("S|-819AK") == "SI819AK"
+
+
+def test_normalise_drops_long_slogans_only_when_too_long() -> None:
+    rules = PlateRules(max_length=8)
+    assert normalise("7ABC123 SUNSHINESTATE", rules) == "7ABC123"
+    assert normalise("NEILDMND", rules) == "NEILDMND"  # a vanity plate alone is kept
+
+
+def test_plate_key_folds_confusable_letters() -> None:
+    assert plate_key("OSG719") == plate_key("0SG719") == "05G719"
+    assert plate_key("b8-iz", {"B": "8", "I": "1", "Z": "2"}) == "8812"
+    assert plate_key("AB12CDE") == plate_key("A812C0E")
+
+
+def test_correct_format_chooses_the_fewest_substitutions() -> None:
+    rules = PlateRules.build(formats=[SK])
+    assert correct_format("RK8Z6A0", rules) == ("RK826AO", "SK")
+    assert correct_format("RK826AO", rules) == ("RK826AO", "SK")
+    assert correct_format("8K826AO", rules) == ("BK826AO", "SK")
+
+
+def test_correct_format_leaves_unmatchable_text_alone() -> None:
+    rules = PlateRules.build(formats=[SK, GB])
+    assert correct_format("XYZ", rules) == ("XYZ", None)
+    assert correct_format("AB12CDE", rules) == ("AB12CDE", "GB")
+    assert correct_format("A812CDE", rules) == ("AB12CDE", "GB")
+    assert correct_format("ANYTHING", PlateRules()) == ("ANYTHING", None)
+
+
+def test_correct_format_no_letter_o_pattern() -> None:
+    rules = PlateRules.build(formats=[("US", r"^[A-NP-Z0-9]{2,8}$")])
+    assert correct_format("CHOP8Y", rules) == ("CH0P8Y", "US")
+
+
+def test_rules_from_config_section() -> None:
+    section = PlatesSection(min_length=5, max_length=8, formats=[{"country": "GB", "pattern": GB[1]}])
+    rules = PlateRules.from_section(section)
+    assert (rules.min_length, rules.max_length) == (5, 8)
+    assert rules.formats[0].country == "GB"
+    assert rules.length_ok("AB12CDE") and not rules.length_ok("AB12")
+
+
+def test_edit_distance() -> None:
+    assert edit_distance("AB12CDE", "AB12CDE") == 0
+    assert edit_distance("AB12CDE", "AB12CD") == 1
+    assert edit_distance("AB12CDE", "A812C0E") == 2
+    assert edit_distance("", "ABC") == 3
+
+
+def test_consensus_majority_with_confidence() -> None:
+    reads = [("AB12CDE", 0.9), ("AB12CDE", 0.8), ("A812CDE", 0.7), ("XY99ZZZ", 0.95)]
+    out = consensus(reads)
+    assert out.text == "AB12CDE"
+    assert out.support == 3
+    assert 0.0 < out.confidence < 0.9
+    assert out.alternatives[0] in {"XY99ZZZ", "A812CDE"}
+    assert set(out.alternatives) == {"XY99ZZZ", "A812CDE"}
+
+
+def test_consensus_votes_per_position() -> None:
+    # No read is right, but each position is right in the majority of reads.
+    reads = [("AB12CDF", 0.8), ("AB17CDE", 0.8), ("AR12CDE", 0.8)]
+    out = consensus(reads)
+    assert out.text == "AB12CDE"
+    assert set(out.alternatives) == {"AB12CDF", "AB17CDE", "AR12CDE"}
+
+
+def test_consensus_weights_confidence() -> None:
+    assert consensus([("AB12CDE", 0.95), ("AB12CDF", 0.3)]).text == "AB12CDE"
+    assert consensus([("AB12CDE", 0.3), ("AB12CDF", 0.95)]).text == "AB12CDF"
+
+
+def test_consensus_prefers_the_heavier_length() -> None:
+    out = consensus([("AB12CDE", 0.9), ("AB12CDE", 0.9), ("AB12CDEI", 0.95)])
+    assert out.text == "AB12CDE"
+    assert out.alternatives == ["AB12CDEI"]
+
+
+def test_consensus_single_and_empty() -> None:
+    single = consensus([("AB12CDE", 0.8)])
+    assert (single.text, single.confidence, single.alternatives) == ("AB12CDE", 0.8, [])
+    assert consensus([]).text == ""
+    assert consensus([("", 0.9)]).confidence == 0.0
