@@ -1,6 +1,7 @@
 """Benchmark: plate detection + reading on OpenALPR's real photos, against a naive chain run in the same session.
 
     .venv/bin/python bench/plates.py [--set us|eu|all] [--limit N] [--every K] [--offset I] [--no-formats]
+        [--no-dequantize]
 
 Reads $DASHCAM_TESTDATA/plates/groundtruth.csv (set,image,x,y,width,height,plate; box = top-left + size) and
 prints per set: detection recall (a kept box with IoU >= 0.5), exact-match accuracy of the best read,
@@ -127,6 +128,9 @@ def main() -> int:
     ap.add_argument("--no-formats", action="store_true", help="no country formats (generic rules only)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the naive chain")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime threads of the plate detector")
+    ap.add_argument(
+        "--no-dequantize", action="store_true", help="run the int8 plate detector as is (no float32 twin)"
+    )
     ap.add_argument("--show-errors", action="store_true", help="print each wrong read")
     args = ap.parse_args()
 
@@ -137,7 +141,9 @@ def main() -> int:
         return 2
     rows = load_rows(Path(testdata) / "plates", args.set)
     reader = PlateReader.from_config(
-        OnnxDetectorConfig(num_threads=args.threads), RapidOcrConfig(), models_dir=models
+        OnnxDetectorConfig(num_threads=args.threads, dequantize=not args.no_dequantize),
+        RapidOcrConfig(),
+        models_dir=models,
     )
     reader.load()
     naive = NaiveChain(reader)

@@ -55,7 +55,11 @@ def pool_limits(config: Config) -> dict[str, int | None]:
     for dev in config.devices.values():
         pool = dev.work_pool or DEVICE_POOLS.get(dev.device_type or "")
         if pool in limits:
-            n = dev.storage.max_concurrent_tasks if "max_concurrent_tasks" in dev.storage.model_fields_set else default
+            n = (
+                dev.storage.max_concurrent_tasks
+                if "max_concurrent_tasks" in dev.storage.model_fields_set
+                else default
+            )
             limits[pool] = (limits[pool] or 0) + n
     return limits
 
@@ -112,15 +116,24 @@ def _pools(config: Config, results_path: str, docker_pools: tuple[str, ...], hea
                 current = client.read_work_pool(pool)
             except ObjectNotFound:
                 client.create_work_pool(
-                    WorkPoolCreate(name=pool, type=kind, base_job_template=tpl, concurrency_limit=limits[pool],
-                                   description=f"{POOLS[pool]} stage ({kind} workers)")
+                    WorkPoolCreate(
+                        name=pool,
+                        type=kind,
+                        base_job_template=tpl,
+                        concurrency_limit=limits[pool],
+                        description=f"{POOLS[pool]} stage ({kind} workers)",
+                    )
                 )
                 out.append(f"work pool {pool}: created ({kind}, concurrency {limits[pool] or 'unlimited'})")
                 continue
             if current.type != kind:
-                raise ValueError(f"work pool {pool} exists with type {current.type}, not {kind}: delete it first")
+                raise ValueError(
+                    f"work pool {pool} exists with type {current.type}, not {kind}: delete it first"
+                )
             if current.base_job_template != tpl or current.concurrency_limit != limits[pool]:
-                client.update_work_pool(pool, WorkPoolUpdate(base_job_template=tpl, concurrency_limit=limits[pool]))
+                client.update_work_pool(
+                    pool, WorkPoolUpdate(base_job_template=tpl, concurrency_limit=limits[pool])
+                )
                 out.append(f"work pool {pool}: updated")
         for host, dev in sorted(config.devices.items()):
             if dev.gpu is None:
@@ -205,7 +218,11 @@ def _deploy(server: str, code_dir: str) -> list[str]:
     prefect = Path(sys.executable).with_name("prefect")
     proc = subprocess.run(
         [str(prefect), "--no-prompt", "deploy", "--all"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]

@@ -184,6 +184,11 @@ class WebUiSection(_Strict):
         "127.0.0.1", description="Address the web UI and API bind to (put nginx in front for the LAN)."
     )
     port: int = Field(8000, ge=1, le=65535, description="Port of the web UI and API.")
+    tile_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template ({z}/{x}/{y}); point it at your own tile server, or 'none' for no tiles. "
+        "DASHCAM_UI_TILE_URL overrides it.",
+    )
 
 
 class ArchiveSection(_Strict):
@@ -402,6 +407,7 @@ class Config:
     source_dir: Path | None
     settings: Settings
     warnings: list[str] = field(default_factory=list)
+    shared_mounts: dict[str, str] = field(default_factory=dict)  # from the deployment's storage block
 
     @property
     def embedded(self) -> bool:
@@ -414,7 +420,7 @@ class Config:
         return self.devices.get(self.settings.device) or DeviceConfig(hostname=self.settings.device)
 
     def mounts(self) -> dict[str, str]:
-        return {**self.global_config.storage_paths.mounts, **self.device.storage.mounts}
+        return {**self.shared_mounts, **self.global_config.storage_paths.mounts, **self.device.storage.mounts}
 
     def database_url(self) -> str:
         if self.settings.database_url:

@@ -107,7 +107,11 @@ def pending_work(
                     }
                 )
             elif (
-                run.status == "running" and lease is not None and lease < now and run.attempts < max_attempts
+                run is not None
+                and run.status == "running"
+                and lease is not None
+                and lease < now
+                and run.attempts < max_attempts
             ):
                 out.append(
                     {

@@ -16,11 +16,37 @@ from dashcam.stages import ClipBusy, NotRetryable, StageContext
 _CONTEXT: StageContext | None = None
 
 
+def _with_blocks(ctx: StageContext) -> StageContext:
+    """On a worker of a Prefect server: the shared storage mapping and the database secret from blocks."""
+    import contextlib
+    import dataclasses
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return ctx
+    from prefect.blocks.system import Secret
+
+    from blocks.storage import DATABASE_SECRET, STORAGE_BLOCK, DashcamStorage
+
+    cfg = ctx.config
+    # no such block: the device's own config must say where the shares are
+    with contextlib.suppress(ValueError):
+        cfg.shared_mounts = DashcamStorage.load(STORAGE_BLOCK).for_device(ctx.device)
+    if not cfg.settings.database_url and not cfg.global_config.database.url:
+        try:
+            url = Secret.load(DATABASE_SECRET).get()
+        except ValueError:
+            url = None
+        if url:
+            cfg.settings = dataclasses.replace(cfg.settings, database_url=url)
+    return ctx
+
+
 def stage_context() -> StageContext:
     """One context per worker process, so models load once; flows pass clip ids, never models."""
     global _CONTEXT
     if _CONTEXT is None:
-        _CONTEXT = StageContext.load()
+        _CONTEXT = _with_blocks(StageContext.load())
     _CONTEXT.flow_run_id = str(flow_run.get_id() or "") or None
     return _CONTEXT
 
@@ -69,7 +95,7 @@ def deployment_name(stage: str) -> str:
     return f"{stage}/{stage}"
 
 
-@task(name="trigger-next-stage", task_run_name="{stage}-{clip_id}", retries=3, retry_delay_seconds=10)
+@task(name="trigger-next-stage", task_run_name="trigger-{stage}-{clip_id}", retries=3, retry_delay_seconds=10)
 def trigger(stage: str, clip_id: int, idempotency_key: str) -> str:
     """Start a stage's deployment for one clip; the same key twice starts it once."""
     from prefect.deployments import run_deployment

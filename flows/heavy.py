@@ -25,7 +25,14 @@ def _cache_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
 )
 def heavy_clip(clip_id: int) -> dict[str, Any]:
     """Detect, track, read plates and tag GPS for one clip; write its sightings and media."""
-    res = run_heavy(clip_id, stage_context())
+    from prefect.concurrency.sync import concurrency
+
+    from blocks.setup import gpu_slot_name
+
+    ctx = stage_context()
+    # one heavy run at a time per GPU (a no-op when `dashcam setup` made no slot, e.g. on one machine)
+    with concurrency(gpu_slot_name(ctx.device), occupy=1, strict=False):
+        res = run_heavy(clip_id, ctx)
     report("heavy", clip_id, str(clip_id), f"{res.sightings} sighting(s)")
     return res.as_dict()
 

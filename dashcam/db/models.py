@@ -351,6 +351,37 @@ class UiLoginAttempt(SQLModel, table=True):
     ok: bool = False
 
 
+# ---------------------------------------------------------------- REST API: devices and their keys
+
+
+class Device(SQLModel, table=True):
+    """A processing device as its heartbeats describe it (the REST API's ``/devices``)."""
+
+    __tablename__ = "device"
+    __table_args__ = (UniqueConstraint("hostname", name="uq_device_hostname"),)
+    id: int | None = Field(default=None, primary_key=True)
+    hostname: str = Field(max_length=255)
+    device_type: str | None = Field(default=None, max_length=32, description="jetson_coral, rtx_gpu, ...")
+    version: str | None = Field(default=None, max_length=64, description="dashcam-processor version it runs")
+    free_scratch_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    accelerator: bool | None = Field(default=None, description="a CUDA GPU or an Edge TPU is present")
+    last_heartbeat_at: datetime | None = _ts(index=True)
+    work_pool: str | None = Field(default=None, max_length=64, description="Prefect work pool it serves")
+
+
+class ApiKey(SQLModel, table=True):
+    """A device's API key: only an argon2id hash is kept, found by its public ``key_id`` prefix."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (UniqueConstraint("key_id", name="uq_api_key_key_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device: str = Field(max_length=255, index=True, description="hostname the key speaks for")
+    key_id: str = Field(max_length=16, description="public part of the key, for lookup")
+    key_hash: str = Field(max_length=255, description="argon2id hash of the whole key (argon2-cffi)")
+    created_at: datetime | None = _ts(nullable=False)
+    revoked_at: datetime | None = _ts()
+
+
 ALL_TABLES = [
     Clip,
     StageRun,
@@ -365,4 +396,6 @@ ALL_TABLES = [
     RetentionEvent,
     UiUser,
     UiLoginAttempt,
+    Device,
+    ApiKey,
 ]

@@ -39,16 +39,7 @@ from dashcam.search.detail import (
     watchlist_matches,
 )
 from dashcam.search.index import index_plates, refresh_plates, reindex_plates
-from dashcam.search.query import (
-    PlateMatch,
-    SearchHit,
-    SearchPage,
-    SearchQuery,
-    classify,
-    haversine_m,
-    plate_candidates,
-    search,
-)
+from dashcam.search.query import classify, plate_candidates, search
 from dashcam.search.text import (
     DEFAULT_CONFUSIONS,
     MAX_EDITS,
@@ -58,6 +49,7 @@ from dashcam.search.text import (
     normalize_plate,
     weighted_distance,
 )
+from dashcam.search.types import PlateMatch, SearchHit, SearchPage, SearchQuery, haversine_m
 
 __all__ = [
     "DEFAULT_CONFUSIONS",

@@ -14,8 +14,9 @@ from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateRead, Sighting, WatchlistEntry
 from dashcam.search.index import effective_plate, shows_plate
-from dashcam.search.query import _HIT_COLUMNS, SearchHit, SearchQuery, _hit, utc
+from dashcam.search.query import _HIT_COLUMNS, _hit
 from dashcam.search.text import MAX_EDITS, fold_confusions, levenshtein, normalize_plate
+from dashcam.search.types import SearchHit, SearchQuery, utc
 
 log = logging.getLogger(__name__)
 PlateOrder = Literal["count", "last_seen", "plate"]

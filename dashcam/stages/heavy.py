@@ -17,6 +17,7 @@ from dashcam.db.session import session_scope
 from dashcam.gps import Fix, Track
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
+from dashcam.search import index_plates, refresh_plates
 from dashcam.stages import NotRetryable, StageContext, already_done, recorded
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
@@ -80,7 +81,10 @@ def _plate_reader(ctx: StageContext) -> Any:
     from dashcam.vision.plates import PlateReader, PlateReaderOptions
 
     def make() -> Any:
-        opts = PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False)
+        # video: many frames of each plate are voted on, so three crop variants per read are enough
+        opts = PlateReaderOptions(
+            full_frame_with_vehicles=False, tile_fallback=False, variants=("band", "band_narrow", "band_clahe")
+        )
         reader = PlateReader.from_config(
             g.vision.plate_detector,
             g.vision.ocr,
@@ -265,9 +269,31 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
         scratch.rmdir()
     now = utcnow()
     with session_scope(ctx.engine) as sess:
+        old = sess.execute(
+            select(
+                Sighting.track_id,
+                Sighting.first_s,
+                Sighting.last_s,
+                Sighting.plate_text,
+                Sighting.plate_corrected,
+            ).where(Sighting.clip_id == clip.id)
+        ).all()
         sess.execute(delete(Media).where(Media.clip_id == clip.id, Media.sighting_id.is_not(None)))  # type: ignore[union-attr]
         sess.execute(delete(Sighting).where(Sighting.clip_id == clip.id))
+        new_ids = []
         for srow, reads, smedia in rows:
+            # a user's correction survives a rerun: same track, overlapping in time
+            srow["plate_corrected"] = next(
+                (
+                    o.plate_corrected
+                    for o in old
+                    if o.plate_corrected
+                    and o.track_id == srow["track_id"]
+                    and o.first_s <= srow["last_s"]
+                    and srow["first_s"] <= o.last_s
+                ),
+                None,
+            )
             sid = sess.execute(
                 Sighting.__table__.insert().values(**srow).returning(Sighting.__table__.c.id)
             ).scalar_one()  # type: ignore[attr-defined]
@@ -279,6 +305,13 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                         **m, clip_id=clip.id, sighting_id=sid, area="heavy_output", created_at=now
                     )
                 )  # type: ignore[attr-defined]
+            new_ids.append(sid)
+        # keep the fuzzy plate index current, for plates that came and went
+        index_plates(session=sess, sighting_ids=new_ids, confusions=g.plates.confusions)
+        gone = {t for o in old for t in (o.plate_text, o.plate_corrected) if t}
+        kept = {t for srow, _, _ in rows for t in (srow["plate_text"], srow["plate_corrected"]) if t}
+        if gone - kept:
+            refresh_plates(session=sess, texts=gone - kept, confusions=g.plates.confusions)
     # media of sightings that no longer exist (a rerun that found fewer) go too
     for k in list(area.keys(clip_key(clip.content_hash, "x").rsplit("/", 1)[0])):
         if k.rsplit("/", 1)[-1].startswith(MEDIA_PREFIX) and k not in keep_keys:

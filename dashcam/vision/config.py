@@ -107,6 +107,13 @@ class OnnxDetectorConfig(_DetectorCommon):
     num_threads: int | None = Field(
         default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
     )
+    dequantize: bool = Field(
+        default=True,
+        description="run a dynamic-int8 model (ConvInteger/MatMulInteger) as float32 with its weights "
+        "dequantized: several times faster on CPU, same boxes within rounding; converted once and cached "
+        "under ~/.cache/dashcam/onnx_float (needs the onnx package; without it the int8 model runs, "
+        "with a warning)",
+    )
 
 
 DetectorConfig = Annotated[

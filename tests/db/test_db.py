@@ -134,7 +134,9 @@ def test_a_clip_is_claimed_by_one_attempt_at_a_time(engine) -> None:
         assert crud.claim_stage(session=s, owner="worker-b", **claim)
     with session_scope(engine) as s:
         # the dead attempt's late word is refused; the live one's is recorded
-        assert not crud.stage_finished(session=s, clip_id=cid, stage="heavy", status="failed", owner="worker-a")
+        assert not crud.stage_finished(
+            session=s, clip_id=cid, stage="heavy", status="failed", owner="worker-a"
+        )
         assert crud.stage_finished(session=s, clip_id=cid, stage="heavy", status="done", owner="worker-b")
     with session_scope(engine) as s:
         run = s.execute(select(StageRun)).scalar_one()

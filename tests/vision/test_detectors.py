@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import logging
 import sys
 import time
@@ -16,7 +17,7 @@ from dashcam.vision.config import LiteRTDetectorConfig, OnnxDetectorConfig, Ultr
 from dashcam.vision.detectors import EDGETPU_LIB, Detector, LiteRTDetector, build_detector
 from dashcam.vision.errors import BackendUnavailable, EdgeTpuUnavailable, ModelNotFound
 from dashcam.vision.types import Detection
-from tests.support import model_file, models_dir
+from tests.support import model_file, models_dir, need
 from tests.vision.conftest import gt_box, sample
 
 CPU_TFLITE = "yolov8n_full_integer_quant.tflite"
@@ -172,3 +173,55 @@ def test_labels_from_model_metadata() -> None:
     names = labels.tflite_metadata(model_file(CPU_TFLITE))["names"]
     assert labels.parse_names(names) == labels.coco_names()
     assert labels.read_metadata_yaml(model_file("metadata.yaml")) == labels.coco_names()
+
+
+def test_plate_detector_float_twin_matches_int8(
+    plates: list[dict[str, str]], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if importlib.util.find_spec("onnx") is None:
+        need("the onnx package (dequantizes the int8 plate detector)")
+    monkeypatch.setenv("DASHCAM_CACHE_DIR", str(tmp_path))
+    quant = build_detector(OnnxDetectorConfig(model=PLATE_ONNX, dequantize=False), models_dir=models_dir())
+    fast = build_detector(OnnxDetectorConfig(model=PLATE_ONNX), models_dir=models_dir())
+    quant.load()
+    fast.load()
+    assert quant.run_path == quant.model_path and fast.run_path != fast.model_path
+    assert fast.run_path.is_relative_to(tmp_path)  # a user cache, never beside the shared models
+    assert fast.names == quant.names == {0: "license_plate"}
+    rows = sample(plates, 8)
+    frames = [cv2.imread(r["path"]) for r in rows]
+    timing = {}
+    for name, det in (("int8", quant), ("float32", fast)):
+        start = time.perf_counter()
+        results = [det.detect([f])[0] for f in frames]
+        timing[name] = (time.perf_counter() - start) * 1000 / len(frames)
+        hits = [any(d.iou(gt_box(r)) >= 0.5 for d in dets) for r, dets in zip(rows, results, strict=True)]
+        timing[name + " hits"] = sum(hits)
+    print(f"\nplate detector ms per photo: {timing}")
+    assert timing["float32 hits"] >= timing["int8 hits"] - 1
+    for frame in frames:
+        a, b = quant.detect([frame])[0], fast.detect([frame])[0]
+        if a and a[0].score >= 0.4:  # a confident box moves by rounding only
+            best = max(b, key=lambda d: d.iou(a[0]))
+            assert best.iou(a[0]) >= 0.9 and abs(best.score - a[0].score) <= 0.06
+    # Cached by content: a second load reuses the file.
+    mtime = fast.run_path.stat().st_mtime_ns
+    again = build_detector(OnnxDetectorConfig(model=PLATE_ONNX), models_dir=models_dir())
+    again.load()
+    assert again.run_path == fast.run_path and fast.run_path.stat().st_mtime_ns == mtime
+
+
+def test_dequantize_failure_falls_back_to_int8(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dashcam.vision import onnx_float
+
+    def broken(path, **_):  # type: ignore[no-untyped-def]
+        raise onnx_float.DequantizeError("unexpected graph")
+
+    monkeypatch.setattr(onnx_float, "float_model_path", broken)
+    det = build_detector(OnnxDetectorConfig(model=PLATE_ONNX), models_dir=models_dir())
+    with caplog.at_level(logging.WARNING):
+        det.load()
+    assert det.run_path == det.model_path
+    assert "could not dequantize" in caplog.text and "unexpected graph" in caplog.text

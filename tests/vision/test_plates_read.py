@@ -25,11 +25,12 @@ FORMATS = {
     "us": [("US", r"^[A-NP-Z0-9]{2,8}$")],
     "eu": [("SK", r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$"), ("CZ", r"^[0-9][A-Z][0-9A-Z][0-9]{4}$")],
 }
-# A few points under what this sample measured on a loaded 2-core VM (us n=37: recall 0.838, exact 0.703,
-# within-1 0.865; eu n=18: 0.889 / 0.889 / 0.944). Each eu image is 5.6 points, so its floor sits two images down.
+# A few points under what this sample measured on a loaded 2-core VM with the float32 detector and 5 crop
+# variants (us n=37: recall 0.838, exact 0.730, within-1 0.838; eu n=18: 0.944 / 0.889 / 0.889). Each eu image
+# is 5.6 points, so its floors sit one or two images down.
 FLOORS = {
-    "us": {"recall": 0.75, "exact": 0.62, "within1": 0.78},
-    "eu": {"recall": 0.77, "exact": 0.77, "within1": 0.83},
+    "us": {"recall": 0.75, "exact": 0.66, "within1": 0.78},
+    "eu": {"recall": 0.83, "exact": 0.77, "within1": 0.83},
 }
 
 

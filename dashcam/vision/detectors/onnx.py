@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
     def __init__(self, cfg: OnnxDetectorConfig, **kwargs: Any) -> None:
         super().__init__(cfg, **kwargs)
         self._session: Any = None
+        self.run_path: Path | None = None  # the file the session runs (a float32 twin, or the model)
 
     def _providers(self, available: list[str]) -> list[Any]:
         """The configured providers with their options; an absent one is a loud error."""
@@ -52,8 +54,9 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
         opts = ort.SessionOptions()
         if self.cfg.num_threads:
             opts.intra_op_num_threads = self.cfg.num_threads
+        self.run_path = self._float_twin(path) if self.cfg.dequantize else path
         self._session = ort.InferenceSession(
-            str(path), sess_options=opts, providers=self._providers(ort.get_available_providers())
+            str(self.run_path), sess_options=opts, providers=self._providers(ort.get_available_providers())
         )
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
@@ -74,6 +77,23 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
         # The first run allocates buffers and picks kernels (TensorRT builds its engine): do it now.
         self.warmup()
         log.info("onnxruntime detector %s loaded (%s)", path.name, self._session.get_providers()[0])
+
+    @staticmethod
+    def _float_twin(path: Path) -> Path:
+        """The cached float32 twin of a dynamic-int8 model; the model itself when it is not one or fails."""
+        from dashcam.vision.onnx_float import DequantizeError, float_model_path, looks_dynamic_int8
+
+        try:
+            return float_model_path(path) if looks_dynamic_int8(path) else path
+        except ImportError:
+            log.warning(
+                "%s is dynamic-int8 and runs several times slower than its float32 twin: install the onnx "
+                "package to convert it (or set dequantize: false)",
+                path.name,
+            )
+        except (DequantizeError, OSError, ValueError) as exc:
+            log.warning("could not dequantize %s, running the int8 model: %s", path.name, exc)
+        return path
 
     def _detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         step = self._fixed_batch or len(frames)

@@ -1,0 +1,80 @@
+"""Heavy stage throughput vs bare model inference on the same frames, measured in the same run.
+
+    DASHCAM_MODELS_DIR=../shared/models DASHCAM_TESTDATA=../shared/testdata python bench/heavy.py [--fps 10] [--batch 1]
+
+The floor is the vehicle detector alone on the frames the stage decodes; the stage adds decoding, tracking,
+plate reading on a few frames per vehicle, thumbnails and the sighting-clip buffer. Reports frames per second,
+video seconds per second and the overhead of everything that is not vehicle inference (target <= 25% without
+plates; plates are reported separately, they are work, not overhead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import models_dir, testdata
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fps", type=float, default=10.0)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--model", default="yolov8n_full_integer_quant.tflite")
+    args = ap.parse_args()
+
+    from dashcam import heavy
+    from dashcam.video.decode import iter_frames, probe
+    from dashcam.vision.config import UltralyticsDetectorConfig
+    from dashcam.vision.detectors import build_detector
+    from dashcam.vision.plates import PlateReader, PlateReaderOptions
+
+    det = build_detector(
+        UltralyticsDetectorConfig(model=args.model, batch_size=args.batch), models_dir=models_dir()
+    )
+    det.load()
+    clip = testdata() / "video" / "lanes" / "solidWhiteRight.mp4"
+    dur = probe(clip).duration_s
+    frames = [f.image for f in iter_frames(clip, fps=args.fps)]
+    t = time.perf_counter()
+    for i in range(0, len(frames), args.batch):
+        det.detect(frames[i : i + args.batch])
+    bare = time.perf_counter() - t
+
+    t = time.perf_counter()
+    out = heavy.process_clip(
+        clip, [(0.0, dur)], detect=det.detect, read_plates=None, fps=args.fps, batch_size=args.batch
+    )
+    stage = time.perf_counter() - t
+    reader = PlateReader.from_config(
+        options=PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False),
+        models_dir=models_dir(),
+    )
+    reader.load()
+    t = time.perf_counter()
+    with_plates = heavy.process_clip(
+        clip,
+        [(0.0, dur)],
+        detect=det.detect,
+        read_plates=reader.read_image,
+        fps=args.fps,
+        batch_size=args.batch,
+    )
+    stage_plates = time.perf_counter() - t
+    n = out.frames
+    print(
+        f"clip {clip.name}: {dur:.1f} s of video, {n} frames at {args.fps:g} fps, batch {args.batch}, model {args.model}"
+    )
+    print(f"bare inference        {bare:7.2f} s  {n / bare:6.1f} fps  {dur / bare:5.2f} video-s/s")
+    print(
+        f"stage (no plates)     {stage:7.2f} s  {n / stage:6.1f} fps  {dur / stage:5.2f} video-s/s  "
+        f"overhead {stage / bare - 1:+.1%}  ({len(out.sightings)} sightings)"
+    )
+    print(
+        f"stage (with plates)   {stage_plates:7.2f} s  {n / stage_plates:6.1f} fps  {dur / stage_plates:5.2f} video-s/s  "
+        f"plates {with_plates.timings['plates']:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Bearer tokens of the REST API: HS256 JWTs signed with DASHCAM_SECRET_KEY.
+
+Claims: ``sub`` (``user:<name>`` or ``device:<hostname>``), ``scope`` (``read`` for users, ``heartbeat``
+for device keys), ``iat``, ``exp`` and, for devices, ``kid`` (the API key, so revoking it ends its tokens).
+Tokens live DASHCAM_API_TOKEN_TTL_S seconds (default 3600). A missing, forged or expired token is
+refused with 401; a valid token of the wrong scope with 403.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from dashcam.settings import get_settings
+
+Scope = Literal["read", "heartbeat"]
+ALGORITHM = "HS256"
+TTL_ENV = "DASHCAM_API_TOKEN_TTL_S"
+DEFAULT_TTL_S = 3600
+_bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+
+
+class ErrorOut(BaseModel):
+    """An error: what went wrong, in one line."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no token, or a forged or expired one"},
+    403: {"model": ErrorOut, "description": "a token of the wrong scope"},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for."""
+
+    kind: Literal["user", "device"]
+    name: str
+    scope: Scope
+    key_id: str | None = None
+
+
+def clock() -> datetime:
+    """Now, in UTC: a dependency, so tests can move time instead of waiting."""
+    return datetime.now(timezone.utc)
+
+
+def token_ttl() -> timedelta:
+    """How long a new token lives (DASHCAM_API_TOKEN_TTL_S, default one hour)."""
+    raw = os.environ.get(TTL_ENV, "")
+    return timedelta(seconds=int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_TTL_S)
+
+
+def issue_token(principal: Principal, *, now: datetime, ttl: timedelta | None = None) -> tuple[str, int]:
+    """A signed token for ``principal`` and its lifetime in seconds."""
+    ttl = ttl or token_ttl()
+    claims: dict[str, Any] = {
+        "sub": f"{principal.kind}:{principal.name}",
+        "scope": principal.scope,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    if principal.key_id:
+        claims["kid"] = principal.key_id
+    return jwt.encode(claims, get_settings().require_secret_key(), algorithm=ALGORITHM), int(ttl.total_seconds())
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def decode_token(token: str, *, now: datetime) -> Principal:
+    """The principal of a valid token; raises 401 for anything else."""
+    try:
+        claims = jwt.decode(
+            token,
+            get_settings().require_secret_key(),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "iat", "sub", "scope"], "verify_exp": False},
+        )
+    except jwt.InvalidTokenError as exc:
+        raise _unauthorized(f"invalid token: {exc}") from exc
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp <= now.timestamp():  # checked against the injectable clock
+        raise _unauthorized("token expired")
+    kind, _, name = str(claims["sub"]).partition(":")
+    scope = claims["scope"]
+    if kind not in ("user", "device") or not name or scope not in ("read", "heartbeat"):
+        raise _unauthorized("invalid token: bad subject or scope")
+    if (kind == "user") != (scope == "read"):
+        raise _unauthorized("invalid token: subject and scope disagree")
+    kid = claims.get("kid")
+    return Principal(kind=kind, name=name, scope=scope, key_id=kid if isinstance(kid, str) else None)  # type: ignore[arg-type]
+
+
+def current_principal(
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    now: Annotated[datetime, Depends(clock)],
+) -> Principal:
+    """The caller behind the Authorization header, or 401."""
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise _unauthorized("a bearer token is required (POST /api/v1/auth/token)")
+    return decode_token(creds.credentials, now=now)
+
+
+def require(scope: Scope) -> Any:
+    """A dependency accepting only tokens of ``scope`` (403 for the other scope)."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.scope != scope:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint needs a {scope!r} token")
+        return principal
+
+    return Depends(check)
+
+
+Reader = Annotated[Principal, require("read")]
+Now = Annotated[datetime, Depends(clock)]
