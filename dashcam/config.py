@@ -144,8 +144,18 @@ class DetectionSection(_Strict):
         default_factory=lambda: ["car", "truck", "bus", "motorcycle", "bicycle", "person"],
         description="Labels that make a moment worth heavy processing.",
     )
-    coarse_conf: float = Field(0.3, ge=0, le=1, description="Minimum score of a coarse detection.")
-    vehicle_conf: float = Field(0.35, ge=0, le=1, description="Minimum score of a heavy-stage detection.")
+    coarse_conf: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Minimum score of a coarse detection (low: this pass is a filter, recall first).",
+    )
+    vehicle_conf: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Score a detection needs to start a track (weaker ones only extend tracks).",
+    )
     plate_conf: float = Field(0.25, ge=0, le=1, description="Minimum score of a plate box.")
     window_pad_s: float = Field(1.0, ge=0, description="Seconds added before and after each window.")
     motion_threshold: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from prefect import flow, task
@@ -30,8 +31,13 @@ def heavy_clip(clip_id: int) -> dict[str, Any]:
     from blocks.setup import gpu_slot_name
 
     ctx = stage_context()
-    # one heavy run at a time per GPU (a no-op when `dashcam setup` made no slot, e.g. on one machine)
-    with concurrency(gpu_slot_name(ctx.device), occupy=1, strict=False):
+    # one heavy run at a time per GPU device (`dashcam setup` makes the slot); a CPU machine needs none
+    slot = (
+        concurrency(gpu_slot_name(ctx.device), occupy=1, strict=False)
+        if ctx.config.device.gpu
+        else nullcontext()
+    )
+    with slot:
         res = run_heavy(clip_id, ctx)
     report("heavy", clip_id, str(clip_id), f"{res.sightings} sighting(s)")
     return res.as_dict()

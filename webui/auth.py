@@ -119,7 +119,12 @@ def current_user() -> str | None:
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith("/_nicegui/") or path == "/favicon.ico"
+    """No session needed: the login pages, NiceGUI's assets, and the REST API (it has its own bearer tokens)."""
+    return (
+        path in PUBLIC_PATHS
+        or path.startswith(("/_nicegui/", "/api/v1/"))
+        or path in ("/favicon.ico", "/api/v1")
+    )
 
 
 class AuthMiddleware(BaseHTTPMiddleware):

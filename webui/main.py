@@ -26,11 +26,12 @@ PAGES = ("login", "search", "sighting", "plates", "map", "timeline", "status")
 
 def build(config: Config | None = None) -> Config:
     """Register the middleware, the media routes and every page on NiceGUI's app."""
-    from webui import auth, media, state
+    from webui import api, auth, media, state
 
     st = state.init(config)
     app.add_middleware(auth.AuthMiddleware)
     media.register()
+    api.register(app)
     for name in PAGES:
         importlib.import_module(f"webui.pages.{name}").register()
     return st.config

@@ -8,9 +8,9 @@ skipped, so importing the same folder twice does nothing the second time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path

@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "setup",
     "archive",
     "ui",
+    "api",
 ]
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -35,6 +36,29 @@ def _default(obj: Any) -> Any:
 def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, default=_default, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def stdout_to_stderr(enabled: bool = True) -> Iterator[None]:
+    """While working, anything libraries print goes to stderr: stdout is kept for the one JSON document."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded use): the Python-level redirect is all there is
+        saved = None
+    if saved is not None:
+        os.dup2(2, 1)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -8,7 +8,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashcam.cli.common import JsonOpt, console, fail, print_json
 from dashcam.config import ConfigError, load_config
-from dashcam.db import session as dbs
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -29,6 +28,8 @@ def upgrade(
     revision: str = typer.Argument("head", help="Target revision."), json_out: bool = JsonOpt
 ) -> None:
     """Create or migrate the schema to the newest revision."""
+    from dashcam.db import session as dbs
+
     url = _url()
     try:
         dbs.upgrade(url, revision)
@@ -46,6 +47,8 @@ def downgrade(
     revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."), json_out: bool = JsonOpt
 ) -> None:
     """Migrate the schema back (every migration has a real downgrade)."""
+    from dashcam.db import session as dbs
+
     url = _url()
     try:
         dbs.downgrade(url, revision)
@@ -61,6 +64,8 @@ def downgrade(
 @db_app.command("current")
 def current(json_out: bool = JsonOpt) -> None:
     """Show the schema revision of the configured database."""
+    from dashcam.db import session as dbs
+
     url = _url()
     try:
         now = dbs.current_revision(url)

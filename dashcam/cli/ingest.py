@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
 
 
 def ingest(
@@ -31,7 +31,7 @@ def ingest(
     from flows.common import set_reporter
     from flows.ingest import ingest as ingest_flow
 
-    with progress(enabled=not json_out) as prog:
+    with stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
         bar = prog.add_task("ingest", total=None)
 
         def on_clip(stage: str, clip_id: int | None, name: str, what: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
 
 
 def _prepare() -> Any:
@@ -29,20 +29,47 @@ def _prepare() -> Any:
 
 
 def _check_models(cfg: Any) -> None:
+    """Every model the stages will load must be found; the standard weights are pulled where they can be."""
+    from dashcam.vision.errors import ModelDownloadError, ModelNotFound
+
+    try:
+        _resolve_models(cfg)
+        return
+    except ModelNotFound as exc:
+        missing = str(exc)
+    from dashcam.vision.defaults import STANDARD_PULL
+    from dashcam.vision.models import pull, user_cache_dir
+
+    err_console.print(
+        f"models missing ({missing.split(' (looked in')[0]}); downloading the standard weights ..."
+    )
+    try:
+        for name in STANDARD_PULL:
+            pull(name, user_cache_dir(), timeout=60)
+        _resolve_models(cfg)
+    except (ModelDownloadError, ModelNotFound, OSError) as exc:
+        fail(
+            f"{missing.split(' (looked in')[0]}, and the standard weights could not be downloaded "
+            f"({str(exc).splitlines()[0][:160]}): set DASHCAM_MODELS_DIR to a folder holding the model files, "
+            f"or run `dashcam models pull {' '.join(STANDARD_PULL)}` where there is internet"
+        )
+
+
+def _resolve_models(cfg: Any) -> None:
     from dashcam.pipeline import model_files
     from dashcam.stages import StageContext
     from dashcam.stages.heavy import vehicle_detector_config
     from dashcam.stages.preprocess import coarse_config
-    from dashcam.vision.errors import ModelNotFound
+    from dashcam.vision.defaults import plate_detector
 
     ctx = StageContext(config=cfg)
-    v = cfg.global_config.vision
-    try:
-        for det in (coarse_config(ctx), vehicle_detector_config(ctx), v.plate_detector):
-            if det is not None:
-                model_files(det, ctx.models_dir)
-    except ModelNotFound as exc:
-        fail(str(exc))
+    for det in (
+        coarse_config(ctx),
+        vehicle_detector_config(ctx),
+        plate_detector(cfg.global_config.vision, models_dir=ctx.models_dir),
+    ):
+        if det is not None:
+            model_files(det, ctx.models_dir)
 
 
 def run_paths(paths: list[Path], *, json_out: bool, archive: bool = True) -> dict[str, Any]:
@@ -51,7 +78,7 @@ def run_paths(paths: list[Path], *, json_out: bool, archive: bool = True) -> dic
     from flows.pipeline import pipeline
 
     reset_context()
-    with progress(enabled=not json_out) as prog:
+    with stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
         bars: dict[str, Any] = {}
         total: list[int | None] = [None]
 
@@ -117,7 +144,8 @@ def demo(
     from dashcam.cli.demo import make_demo_clips
 
     folder = cfg.settings.data_dir / "demo-footage"
-    made = make_demo_clips(folder, clips=clips, seconds=seconds, quiet=json_out)
+    with stdout_to_stderr(json_out):
+        made = make_demo_clips(folder, clips=clips, seconds=seconds, quiet=json_out)
     summary = run_paths([folder], json_out=json_out)
     summary["footage"] = str(folder)
     summary["truth"] = made

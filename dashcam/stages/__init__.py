@@ -140,6 +140,15 @@ class _LeaseRenewer(threading.Thread):
                 log.warning("%s of clip %s: lease renewal failed", self.stage, self.clip_id, exc_info=True)
 
 
+def known_failure(ctx: StageContext, clip_id: int, stage: str, cache_key: str) -> str | None:
+    """The reason this stage failed for good on exactly these inputs before (a rerun would fail the same way)."""
+    with session_scope(ctx.engine) as s:
+        run = crud.stage_status(session=s, clip_id=clip_id, stage=stage)
+        if run is None or run.status != "failed" or run.cache_key != cache_key:
+            return None
+        return run.error if (run.stats or {}).get("permanent") else None
+
+
 @contextmanager
 def recorded(
     ctx: StageContext, clip_id: int, stage: str, cache_key: str | None = None
@@ -175,9 +184,19 @@ def recorded(
     except Exception as exc:
         renewer.stopped.set()
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # bad input fails the same way every time: remember that, so a rerun does not redo it
+        permanent = (
+            {"permanent": True} if isinstance(exc, NotRetryable) and not isinstance(exc, ClipBusy) else None
+        )
         with session_scope(ctx.engine) as s:
             crud.stage_finished(
-                session=s, clip_id=clip_id, stage=stage, status="failed", error=reason, owner=owner
+                session=s,
+                clip_id=clip_id,
+                stage=stage,
+                status="failed",
+                error=reason,
+                owner=owner,
+                stats=permanent,
             )
         log.error("%s failed for clip %s: %s", stage, clip_id, reason)
         raise

@@ -18,11 +18,12 @@ from dashcam.gps import Fix, Track
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.search import index_plates, refresh_plates
-from dashcam.stages import NotRetryable, StageContext, already_done, recorded
+from dashcam.stages import NotRetryable, StageContext, already_done, known_failure, recorded
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
 from dashcam.vision.config import UltralyticsDetectorConfig
+from dashcam.vision.defaults import plate_detector as default_plate
 from dashcam.vision.errors import VisionError
 from dashcam.vision.plate_text import consensus, plate_key
 
@@ -75,28 +76,48 @@ def _detector(ctx: StageContext) -> Any:
 def _plate_reader(ctx: StageContext) -> Any:
     """The plate reader, in video mode: vehicle crops are searched closely, the full frame now and then."""
     g = ctx.config.global_config
-    if g.vision.plate_detector is None:
+    det_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
+    if det_cfg is None:
         return None
     from dashcam.vision.plate_text import PlateRules
     from dashcam.vision.plates import PlateReader, PlateReaderOptions
 
     def make() -> Any:
         # video: many frames of each plate are voted on, so three crop variants per read are enough
-        opts = PlateReaderOptions(
-            full_frame_with_vehicles=False, tile_fallback=False, variants=("band", "band_narrow", "band_clahe")
-        )
-        reader = PlateReader.from_config(
-            g.vision.plate_detector,
+        variants = ("band", "band_narrow", "band_clahe")
+        crops = PlateReader.from_config(
+            det_cfg,
             g.vision.ocr,
             PlateRules.from_section(g.plates),
-            opts,
+            PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False, variants=variants),
             models_dir=ctx.models_dir,
         )
-        reader.load()
-        return reader
+        crops.load()
+        # the whole-frame pass (plates whose vehicle was missed) tiles the frame: far plates are a few
+        # pixels at the detector's 320 px input otherwise; it shares the loaded models
+        whole = PlateReader(
+            crops.detector,
+            crops.ocr,
+            crops.rules,
+            PlateReaderOptions(tile_fallback=True, variants=variants),
+            min_score=crops.min_score,
+        )
+        return _VideoPlateReader(crops, whole)
 
-    key = f"plates:{g.vision.plate_detector.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
+    key = f"plates:{det_cfg.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
     return ctx.cached(key, make)
+
+
+class _VideoPlateReader:
+    """Plates inside the given vehicle boxes, or on the whole frame (tiled) when none are given."""
+
+    def __init__(self, crops: Any, whole: Any):
+        self.crops, self.whole = crops, whole
+
+    def read_image(self, frame: Any, vehicle_boxes: Any = None) -> Any:
+        if vehicle_boxes:
+            return self.crops.read_image(frame, vehicle_boxes)
+        return self.whole.read_image(frame, [])
 
 
 def heavy_key(ctx: StageContext, clip_hash: str) -> str:
@@ -104,8 +125,9 @@ def heavy_key(ctx: StageContext, clip_hash: str) -> str:
     g = ctx.config.global_config
     vcfg = vehicle_detector_config(ctx)
     paths = model_files(vcfg, ctx.models_dir)
-    if g.vision.plate_detector is not None:
-        paths += model_files(g.vision.plate_detector, ctx.models_dir)
+    plate_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
+    if plate_cfg is not None:
+        paths += model_files(plate_cfg, ctx.models_dir)
     gpu = ctx.config.device.gpu
     cfg = config_hash(g.detection, g.plates, g.vision, vcfg, {"gpu": gpu.model_dump() if gpu else None})
     return stage_key(STAGE, clip_hash, models=[model_checksum(p) for p in paths], config=cfg)
@@ -129,6 +151,8 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
     except VisionError as exc:
         with recorded(ctx, clip_id, STAGE):
             raise NotRetryable(str(exc)) from exc
+    if (reason := known_failure(ctx, clip_id, STAGE, key)) is not None:
+        raise NotRetryable(reason)
     if already_done(ctx, clip_id, STAGE, key):
         with session_scope(ctx.engine) as s:
             rows = s.execute(select(Sighting).where(Sighting.clip_id == clip_id)).scalars().all()

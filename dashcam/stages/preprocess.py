@@ -10,9 +10,10 @@ from dashcam.db import crud
 from dashcam.db.session import session_scope
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest, preprocess_clip
-from dashcam.stages import NotRetryable, StageContext, already_done, recorded
+from dashcam.stages import NotRetryable, StageContext, already_done, known_failure, recorded
 from dashcam.storage import clip_key
 from dashcam.video.decode import VideoError
+from dashcam.vision.defaults import coarse_detector as default_coarse
 from dashcam.vision.errors import VisionError
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,10 @@ class PreprocessResult:
 
 def coarse_config(ctx: StageContext) -> Any:
     """The configured coarse detector, refined by this device's coral section."""
-    cfg = ctx.config.global_config.vision.coarse_detector
+    coral = ctx.config.device.coral
+    cfg = default_coarse(ctx.config.global_config.vision, coral=coral is not None, models_dir=ctx.models_dir)
     if cfg is None:
         raise NotRetryable("vision.coarse_detector is disabled: the preprocess stage needs one")
-    coral = ctx.config.device.coral
     if cfg.type == "litert" and coral is not None and coral.device_path and cfg.edgetpu_device is None:
         cfg = cfg.model_copy(update={"edgetpu_device": coral.device_path})
     return cfg
@@ -77,6 +78,8 @@ def run_preprocess(clip_id: int, ctx: StageContext) -> PreprocessResult:
             raise NotRetryable(str(exc)) from exc
     mkey = clip_key(clip.content_hash, MANIFEST_NAME)
     area = ctx.storage["preproc"]
+    if (reason := known_failure(ctx, clip_id, STAGE, key)) is not None:
+        raise NotRetryable(reason)
     if already_done(ctx, clip_id, STAGE, key) and area.exists(mkey):
         m = Manifest.from_json(area.open(mkey).read())
         return PreprocessResult(clip_id, True, len(m.windows), m.seconds_passed, m.duration_s, mkey, m.error)

@@ -101,6 +101,7 @@ def test_run_finds_every_visible_plate_at_the_right_time_and_place(
 
     res = runner.invoke(app, ["run", str(footage), "--json"])
     assert res.exit_code == 1, res.output  # the damaged clip fails...
+    assert res.stdout.strip(), f"no JSON on stdout: {res.exception!r} {res.stderr[-2000:]}"
     summary = json.loads(res.stdout)
     assert summary["clips"] == 3
     (failure,) = summary["failures"]

@@ -82,7 +82,9 @@ def test_no_camera_is_a_state_not_an_error(ctx: StageContext, fake_camera: FakeC
     assert res["camera_reachable"] is False and res["failed"] == {} and res["clip_ids"] == []
 
 
-def test_folder_import_reports_bad_files_and_is_idempotent(ctx: StageContext, tmp_path: Path, highway_mp4: bytes) -> None:
+def test_folder_import_reports_bad_files_and_is_idempotent(
+    ctx: StageContext, tmp_path: Path, highway_mp4: bytes
+) -> None:
     card = tmp_path / "sdcard" / "DCIM" / "Movie"
     card.mkdir(parents=True)
     (card / "2023_0815_120000_000101F.MP4").write_bytes(highway_mp4)

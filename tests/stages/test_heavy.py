@@ -55,9 +55,14 @@ def _snapshot(ctx: StageContext, clip_id: int) -> tuple[list[tuple], list[tuple]
     with session_scope(ctx.engine) as s:
         sights = [
             (r.id, r.track_id, r.label, r.first_s, r.last_s, r.best_s, r.lat, r.lon, r.plate_text)
-            for r in s.execute(select(Sighting).where(Sighting.clip_id == clip_id).order_by(Sighting.id)).scalars()
+            for r in s.execute(
+                select(Sighting).where(Sighting.clip_id == clip_id).order_by(Sighting.id)
+            ).scalars()
         ]
-        reads = [(r.sighting_id, r.t, r.text) for r in s.execute(select(PlateRead).order_by(PlateRead.id)).scalars()]
+        reads = [
+            (r.sighting_id, r.t, r.text)
+            for r in s.execute(select(PlateRead).order_by(PlateRead.id)).scalars()
+        ]
         media = [(m.kind, m.key, m.sha256) for m in s.execute(select(Media).order_by(Media.key)).scalars()]
     return sights, reads, media
 
@@ -86,7 +91,14 @@ def test_cars_are_tracked_into_sightings_tagged_with_the_route(pipeline_env: Pat
             lat, lon = a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f
             assert r.lat is not None and distance_m(r.lat, r.lon, lat, lon) < 10.0
             assert r.time_utc is not None
-            assert abs((r.time_utc.replace(tzinfo=timezone.utc) - (START + timedelta(seconds=r.best_s))).total_seconds()) < 0.5
+            assert (
+                abs(
+                    (
+                        r.time_utc.replace(tzinfo=timezone.utc) - (START + timedelta(seconds=r.best_s))
+                    ).total_seconds()
+                )
+                < 0.5
+            )
             assert r.speed_kmh == pytest.approx(54.0, abs=0.5)
     kinds = {k for k, _, _ in media}
     assert {"thumbnail", "sighting_clip"} <= kinds
@@ -131,8 +143,12 @@ def test_decode_error_mid_clip_keeps_what_was_done(pipeline_env: Path, tmp_path:
     raw.write_bytes(bytes(data))
     res = run_heavy(clip_id, ctx)
     with session_scope(ctx.engine) as s:
-        run = s.execute(select(StageRun).where(StageRun.clip_id == clip_id, StageRun.stage == "heavy")).scalar_one()
-        n = s.execute(select(func.count()).select_from(Sighting).where(Sighting.clip_id == clip_id)).scalar_one()
+        run = s.execute(
+            select(StageRun).where(StageRun.clip_id == clip_id, StageRun.stage == "heavy")
+        ).scalar_one()
+        n = s.execute(
+            select(func.count()).select_from(Sighting).where(Sighting.clip_id == clip_id)
+        ).scalar_one()
     assert res.error is not None and "decode error" in res.error
     assert run.status == "done" and run.error == res.error
     assert n >= 1 and res.frames > 10

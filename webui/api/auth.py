@@ -19,10 +19,10 @@ class TokenRequest(BaseModel):
     """Either a web UI account (username and password) or a device's API key."""
 
     model_config = ConfigDict(extra="forbid")
-    username: str | None = Field(None, max_length=64, description="web UI account (read access)")
-    password: str | None = Field(None, max_length=1024)
+    username: str | None = Field(default=None, max_length=64, description="web UI account (read access)")
+    password: str | None = Field(default=None, max_length=1024)
     api_key: str | None = Field(
-        None, max_length=256, description="a device key from `dashcam api-key create` (heartbeats)"
+        default=None, max_length=256, description="a device key from `dashcam api-key create` (heartbeats)"
     )
 
     @model_validator(mode="after")

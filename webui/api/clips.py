@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from dashcam.db.models import Clip, ClipPublic, GpsPoint, Sighting, StageRun
+from dashcam.db.models import Clip, ClipBase, GpsPoint, Sighting, StageRun
 from webui import state
-from webui.api.common import NOT_FOUND, as_utc, not_found
+from webui.api.common import NOT_FOUND, UtcTime, as_utc, not_found
 from webui.api.security import ERRORS, Reader
 from webui.api.tasks import TaskOut, task_out
 
@@ -22,27 +22,36 @@ Channel = Literal["F", "R", "I", "T"]
 ID_MAX = 2**62
 
 
+class ClipOut(ClipBase):
+    """A clip (times in UTC)."""
+
+    id: int
+    recorded_at: UtcTime
+    created_at: UtcTime
+    raw_deleted_at: UtcTime
+
+
 class ClipsPage(BaseModel):
     """One page of clips, newest recording first."""
 
     total: int
     offset: int
     limit: int
-    items: list[ClipPublic]
+    items: list[ClipOut]
 
 
 class TrackPoint(BaseModel):
     """One GPS fix of a clip."""
 
     t: float
-    time_utc: datetime | None
+    time_utc: UtcTime
     lat: float
     lon: float
     speed_kmh: float | None
     heading: float | None
 
 
-class ClipDetail(ClipPublic):
+class ClipDetail(ClipOut):
     """A clip with its GPS track, its stages and how many sightings it has."""
 
     track: list[TrackPoint]
@@ -78,7 +87,7 @@ def list_clips(
         .limit(limit)
         .offset(offset)
     ).scalars()
-    items = [ClipPublic.model_validate(c, from_attributes=True) for c in rows]
+    items = [ClipOut.model_validate(c, from_attributes=True) for c in rows]
     return ClipsPage(total=int(total), offset=offset, limit=limit, items=items)
 
 
@@ -97,7 +106,7 @@ def clip_detail(*, session: Session, clip_id: int) -> ClipDetail | None:
         select(func.count()).select_from(Sighting).where(col(Sighting.clip_id) == clip_id)
     ).scalar_one()
     return ClipDetail(
-        **ClipPublic.model_validate(clip, from_attributes=True).model_dump(),
+        **ClipOut.model_validate(clip, from_attributes=True).model_dump(),
         track=[TrackPoint.model_validate(p, from_attributes=True) for p in track],
         stages=[task_out(r, clip.file_name) for r in runs],
         sightings=int(sightings),

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from webui.api.security import ErrorOut
 
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive times: they are UTC, and the schema's date-time needs the offset."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
+UtcTime = Annotated[datetime | None, AfterValidator(_aware)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such item"}}
 
 

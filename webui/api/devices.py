@@ -21,6 +21,7 @@ from dashcam.config import DeviceType
 from dashcam.db.models import Device
 from webui import state
 from webui.api import keys, prefect
+from webui.api.common import UtcTime
 from webui.api.security import ERRORS, Now, Principal, Reader, require
 
 router = APIRouter(tags=["devices"])
@@ -41,9 +42,11 @@ class HeartbeatIn(BaseModel):
 
     hostname: str = Field(min_length=1, max_length=255, pattern=HOSTNAME, examples=["jetson-coral-1"])
     device_type: DeviceType = Field(examples=["jetson_coral"])
-    version: str | None = Field(None, max_length=64, description="dashcam-processor version")
-    free_scratch_bytes: int | None = Field(None, ge=0, le=2**62, description="free space of its scratch area")
-    accelerator: bool | None = Field(None, description="a CUDA GPU or an Edge TPU is present")
+    version: str | None = Field(default=None, max_length=64, description="dashcam-processor version")
+    free_scratch_bytes: int | None = Field(
+        default=None, ge=0, le=2**62, description="free space of its scratch area"
+    )
+    accelerator: bool | None = Field(default=None, description="a CUDA GPU or an Edge TPU is present")
 
 
 class DeviceOut(BaseModel):
@@ -54,12 +57,12 @@ class DeviceOut(BaseModel):
     version: str | None
     free_scratch_bytes: int | None
     accelerator: bool | None
-    last_heartbeat_at: datetime | None
+    last_heartbeat_at: UtcTime
     online: bool = Field(description="a heartbeat within online_within_s")
     configured: bool = Field(description="it has a device configuration")
     work_pool: str | None
     workers: list[prefect.WorkerOut] | None = Field(
-        None, description="its Prefect workers in its pool (None: Prefect not readable)"
+        default=None, description="its Prefect workers in its pool (None: Prefect not readable)"
     )
 
 

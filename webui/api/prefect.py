@@ -26,7 +26,7 @@ class PrefectInfo(BaseModel):
     configured: bool = Field(description="a Prefect server is configured (else: embedded, in-process runs)")
     available: bool = Field(description="the Prefect API answered")
     api_url: str | None = None
-    error: str | None = Field(None, description="why the Prefect part is missing")
+    error: str | None = Field(default=None, description="why the Prefect part is missing")
 
 
 class WorkerOut(BaseModel):
@@ -34,8 +34,8 @@ class WorkerOut(BaseModel):
 
     name: str
     pool: str
-    status: str | None = Field(None, description="ONLINE or OFFLINE, as Prefect reports it")
-    last_heartbeat_time: datetime | None = None
+    status: str | None = Field(default=None, description="ONLINE or OFFLINE, as Prefect reports it")
+    last_heartbeat_time: datetime | None = Field(default=None, description="as Prefect reports it (UTC)")
 
 
 def _timeout() -> float:
@@ -68,7 +68,9 @@ def _call(api_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> tuple[T | N
     except (TimeoutError, asyncio.TimeoutError):
         error = f"the Prefect API did not answer within {timeout:g} s"
     except Exception as exc:  # noqa: BLE001 - any client or server failure is reported, never raised
-        error = f"the Prefect API failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        error = (
+            f"the Prefect API failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
     return None, PrefectInfo(configured=True, available=False, api_url=api_url, error=error)
 
 

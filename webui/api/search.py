@@ -29,7 +29,9 @@ def _triple(name: str, values: tuple[float | None, ...]) -> tuple[float, ...] | 
 @router.get("/search", response_model=SearchPage, responses=ERRORS)
 def get_search(
     _: Reader,
-    plate: Annotated[str | None, Query(max_length=32, description="plate; spaces, dashes, case ignored")] = None,
+    plate: Annotated[
+        str | None, Query(max_length=32, description="plate; spaces, dashes, case ignored")
+    ] = None,
     fuzzy: Annotated[int, Query(ge=0, le=MAX_EDITS, description="also plates this many edits away")] = 0,
     confusions: Annotated[bool, Query(description="also plates differing only by OCR confusions")] = True,
     plate_pattern: Annotated[str | None, Query(max_length=64, description="regular expression")] = None,
@@ -59,8 +61,8 @@ def get_search(
             label=label,
             since=as_utc(since, "since"),
             until=as_utc(until, "until"),
-            near=_triple("near", (near_lat, near_lon, near_m)),
-            bbox=_triple("bbox", (south, west, north, east)),
+            near=_triple("near", (near_lat, near_lon, near_m)),  # type: ignore[arg-type]
+            bbox=_triple("bbox", (south, west, north, east)),  # type: ignore[arg-type]
             channel=channel,
             kinds=tuple(kind) if kind else None,
             protected_only=protected_only,

@@ -1,4 +1,4 @@
-"""Bearer tokens of the REST API: HS256 JWTs signed with DASHCAM_SECRET_KEY.
+"""Bearer tokens of the REST API: HS256 JWTs signed with a key derived from DASHCAM_SECRET_KEY.
 
 Claims: ``sub`` (``user:<name>`` or ``device:<hostname>``), ``scope`` (``read`` for users, ``heartbeat``
 for device keys), ``iat``, ``exp`` and, for devices, ``kid`` (the API key, so revoking it ends its tokens).
@@ -8,6 +8,8 @@ refused with 401; a valid token of the wrong scope with 403.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -54,6 +56,12 @@ def clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def signing_key() -> bytes:
+    """The tokens' HMAC key: derived from DASHCAM_SECRET_KEY, so it differs from the UI sessions' key and has 32 bytes."""
+    secret = get_settings().require_secret_key().encode()
+    return hmac.new(secret, b"dashcam-processor api tokens v1", hashlib.sha256).digest()
+
+
 def token_ttl() -> timedelta:
     """How long a new token lives (DASHCAM_API_TOKEN_TTL_S, default one hour)."""
     raw = os.environ.get(TTL_ENV, "")
@@ -71,7 +79,7 @@ def issue_token(principal: Principal, *, now: datetime, ttl: timedelta | None = 
     }
     if principal.key_id:
         claims["kid"] = principal.key_id
-    return jwt.encode(claims, get_settings().require_secret_key(), algorithm=ALGORITHM), int(ttl.total_seconds())
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), int(ttl.total_seconds())
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -83,7 +91,7 @@ def decode_token(token: str, *, now: datetime) -> Principal:
     try:
         claims = jwt.decode(
             token,
-            get_settings().require_secret_key(),
+            signing_key(),
             algorithms=[ALGORITHM],
             options={"require": ["exp", "iat", "sub", "scope"], "verify_exp": False},
         )

@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from dashcam.db.models import Clip, StageRun
 from webui import state
 from webui.api import prefect
-from webui.api.common import as_utc, invalid
+from webui.api.common import UtcTime, as_utc, invalid
 from webui.api.security import ERRORS, Reader
 
 router = APIRouter(tags=["tasks"])
@@ -34,11 +34,13 @@ class TaskOut(BaseModel):
     retries: int
     device: str | None
     flow_run_id: str | None
-    prefect_state: str | None = Field(None, description="the flow run's state in Prefect, when readable")
-    started_at: datetime | None
-    finished_at: datetime | None
+    prefect_state: str | None = Field(
+        default=None, description="the flow run's state in Prefect, when readable"
+    )
+    started_at: UtcTime
+    finished_at: UtcTime
     duration_s: float | None
-    lease_until: datetime | None
+    lease_until: UtcTime
 
 
 class TasksPage(BaseModel):
@@ -125,7 +127,9 @@ def with_prefect_states(items: list[TaskOut]) -> prefect.PrefectInfo:
 @router.get("/tasks", response_model=TasksPage, responses=ERRORS)
 def get_tasks(
     _: Reader,
-    stage: Annotated[str | None, Query(max_length=32, description="ingest, preprocess, heavy, archive")] = None,
+    stage: Annotated[
+        str | None, Query(max_length=32, description="ingest, preprocess, heavy, archive")
+    ] = None,
     status: Annotated[Status | None, Query(description="queued, running, done, failed, skipped")] = None,
     device: Annotated[str | None, Query(max_length=255, description="hostname that ran it")] = None,
     clip_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,

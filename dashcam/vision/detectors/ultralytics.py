@@ -45,6 +45,8 @@ class UltralyticsDetector(Detector[UltralyticsDetectorConfig]):
         """Load the model file (never a download) and warm it up."""
         # Read by ultralytics at import: no hub downloads, no pip installs of missing export runtimes.
         os.environ.setdefault("YOLO_OFFLINE", "1")
+        # ultralytics logs to stdout, which belongs to the CLI's --json output: keep it quiet
+        os.environ.setdefault("YOLO_VERBOSE", "False")
         os.environ.setdefault("YOLO_AUTOINSTALL", "False")
         # Resolve first: a bare "yolov8n.pt" that ultralytics cannot find would otherwise be downloaded.
         path = self.resolve(self.cfg.model)

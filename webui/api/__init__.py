@@ -1,0 +1,57 @@
+"""The REST API under /api/v1: a thin, documented face over the database and Prefect, JWT-protected.
+
+One ``APIRouter`` per area (auth, tasks, devices, clips, search, plates), served by the web UI's
+process. The UI's session login does not apply here (``webui.auth.is_public``): every endpoint but
+``POST /auth/token`` needs a bearer token (see :mod:`webui.api.security`). The schema of just these
+endpoints is served at /api/v1/openapi.json, with Swagger UI at /api/v1/docs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from dashcam import __version__
+
+PREFIX = "/api/v1"
+TITLE = "dashcam-processor API"
+DESCRIPTION = (
+    "Tasks, devices, clips, search and plates of the dashcam pipeline. "
+    "Get a token with `POST /api/v1/auth/token` and send it as `Authorization: Bearer <token>`."
+)
+
+
+def build_router() -> APIRouter:
+    """Every area's router under /api/v1."""
+    from webui.api import auth, clips, devices, plates, search, tasks
+
+    api = APIRouter(prefix=PREFIX)
+    for module in (auth, tasks, devices, clips, search, plates):
+        api.include_router(module.router)
+    return api
+
+
+def register(app: FastAPI) -> None:
+    """Include the API and its schema and docs page in ``app`` (NiceGUI's FastAPI app)."""
+    api = build_router()
+    app.include_router(api)
+    schema: dict[str, Any] = {}
+
+    @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        if not schema:
+            schema.update(
+                get_openapi(title=TITLE, version=__version__, description=DESCRIPTION, routes=api.routes)
+            )
+        return JSONResponse(schema)
+
+    @app.get(f"{PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{PREFIX}/openapi.json", title=f"{TITLE} docs")
+
+
+__all__ = ["PREFIX", "build_router", "register"]
