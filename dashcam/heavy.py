@@ -366,10 +366,19 @@ def _sighting(
         best_s=round(best.t, 3),
         best_box=[round(v, 1) for v in best.box],
         boxes=[[round(p.t, 3), *(round(v, 1) for v in p.box), round(p.score, 3)] for p in tr.points],
-        reads=st.reads,
+        reads=_one_read_per_frame(st.reads),
         thumbnail_jpeg=st.thumbnail,
         clip_frames=[(t, j) for t, j in clip_buf if lo - 1e-6 <= t <= hi + 1e-6],
     )
+
+
+def _one_read_per_frame(reads: list[PlateObservation]) -> list[PlateObservation]:
+    """At most one read per frame time (the most confident), in time order."""
+    best: dict[float, PlateObservation] = {}
+    for r in reads:
+        if r.t not in best or r.confidence > best[r.t].confidence:
+            best[r.t] = r
+    return [best[t] for t in sorted(best)]
 
 
 def _merge_same_plate(sightings: list[SightingOut], gap_s: float = 1.0) -> list[SightingOut]:
@@ -403,7 +412,7 @@ def _merge_same_plate(sightings: list[SightingOut], gap_s: float = 1.0) -> list[
             continue
         host.first_s, host.last_s = min(host.first_s, s.first_s), max(host.last_s, s.last_s)
         host.boxes = sorted(host.boxes + [b for b in s.boxes if all(b[0] != h[0] for h in host.boxes)])
-        host.reads = sorted(host.reads + s.reads, key=lambda r: r.t)
+        host.reads = _one_read_per_frame(host.reads + s.reads)
         have = {t for t, _ in host.clip_frames}
         host.clip_frames = sorted(host.clip_frames + [f for f in s.clip_frames if f[0] not in have])
     return out

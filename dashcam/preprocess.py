@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 STAGE_VERSION = "1"
 SAMPLE_WIDTH = 640  # the coarse detectors run at 320-640 px: decoding bigger is wasted work
 GATE_SIZE = (160, 90)
-BATCH = 8
+BATCH = 1  # the coarse models take one frame per call; a hit decides whether the next sample is looked at
 
 
 class CoarseDetector(Protocol):
@@ -159,9 +159,10 @@ def preprocess_clip(
     gate = MotionGate(cfg.motion_threshold)
     wanted = set(cfg.coarse_labels)
     hits: list[tuple[float, list[CoarseBox]]] = []
-    samples = static = detected = 0
+    samples = static = detected = covered = 0
     batch: list[Frame] = []
     error: str | None = None
+    skipped_last = False
 
     def flush() -> None:
         nonlocal detected
@@ -192,6 +193,18 @@ def preprocess_clip(
             if not gate.changed(frame.image):
                 static += 1
                 continue
+            # the window around the last hit already reaches this sample, and the next sample's window (if
+            # it hits) will join it: looking at this one cannot change the result, so skip the inference
+            last_hit = hits[-1][0] if hits else None
+            if (
+                last_hit is not None
+                and skipped_last is False
+                and frame.t - last_hit <= cfg.window_pad_s + 1e-6
+            ):
+                covered += 1
+                skipped_last = True
+                continue
+            skipped_last = False
             batch.append(frame)
             if len(batch) >= BATCH:
                 flush()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from itertools import combinations
 
 from dashcam.config import PlatesSection
+from dashcam.vision.plate_text import edit_distance
 
 DEFAULT_CONFUSIONS: dict[str, str] = PlatesSection.model_validate({}).confusions
 MAX_EDITS = 2
@@ -29,17 +30,8 @@ def fold_confusions(text: str, confusions: Mapping[str, str] | None = None) -> s
     return "".join(table.get(c, c) for c in normalize_plate(text))
 
 
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance (insert, delete, substitute; each costs 1)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+# Edit distance (insert, delete, substitute; each costs 1): the one the plate reader uses.
+levenshtein = edit_distance
 
 
 def weighted_distance(a: str, b: str, confusions: Mapping[str, str] | None = None) -> float:

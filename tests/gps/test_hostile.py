@@ -21,13 +21,18 @@ def box(kind: bytes, payload: bytes = b"") -> bytes:
     return struct.pack(">I4s", 8 + len(payload), kind) + payload
 
 
+# A guard against hangs, not a speed test: these files answer in well under a second on a quiet machine
+# (bench/gps.py measures speed); a shared CI core can be several times slower, a hang never ends.
+HANG_GUARD_S = 10.0
+
+
 def timed_read(path: Path) -> Track | GpsError:
     start = time.perf_counter()
     try:
         result: Track | GpsError = read_track(path)
     except GpsError as exc:
         result = exc
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < HANG_GUARD_S
     return result
 
 

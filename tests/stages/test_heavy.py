@@ -152,3 +152,25 @@ def test_decode_error_mid_clip_keeps_what_was_done(pipeline_env: Path, tmp_path:
     assert res.error is not None and "decode error" in res.error
     assert run.status == "done" and run.error == res.error
     assert n >= 1 and res.frames > 10
+
+
+def test_merged_tracks_keep_one_plate_read_per_frame() -> None:
+    from dashcam.heavy import PlateObservation, SightingOut, _merge_same_plate
+
+    def sighting(first: float, last: float, reads: list[tuple[float, float]]) -> SightingOut:
+        return SightingOut(
+            1,
+            "car",
+            0.9,
+            first,
+            last,
+            first,
+            [0, 0, 1, 1],
+            [[first, 0, 0, 1, 1, 0.9]],
+            reads=[PlateObservation(t, "AB12CDE", "AB12 CDE", c, [0, 0, 1, 1]) for t, c in reads],
+        )
+
+    long = sighting(0.0, 4.0, [(1.0, 0.9), (2.0, 0.8)])
+    short = sighting(1.5, 2.5, [(2.0, 0.95), (2.5, 0.7)])  # the same car split off by a label flip
+    (merged,) = _merge_same_plate([long, short])
+    assert [(r.t, r.confidence) for r in merged.reads] == [(1.0, 0.9), (2.0, 0.95), (2.5, 0.7)]
