@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateRead, Sighting, WatchlistEntry
-from dashcam.search.index import effective_plate, shows_plate
+from dashcam.search.index import effective_plate, ranked_by_plate, shows_plate
 from dashcam.search.query import _HIT_COLUMNS, _hit
 from dashcam.search.text import MAX_EDITS, fold_confusions, levenshtein, normalize_plate
 from dashcam.search.types import SearchHit, SearchQuery, utc
@@ -192,25 +192,7 @@ def plates_summary(
             where.append(col(Sighting.time_utc) < until)
         if p:
             where += [eff >= p, eff < p[:-1] + chr(ord(p[-1]) + 1)]
-        ranked = (
-            select(
-                eff,
-                col(Sighting.id),
-                col(Sighting.time_utc),
-                col(Sighting.lat),
-                col(Sighting.lon),
-                func.count().over(partition_by=eff).label("n"),
-                func.min(col(Sighting.time_utc)).over(partition_by=eff).label("first"),
-                func.row_number()
-                .over(
-                    partition_by=eff,
-                    order_by=(col(Sighting.time_utc).desc().nulls_last(), col(Sighting.id).desc()),
-                )
-                .label("rn"),
-            )
-            .where(*where)
-            .subquery()
-        )
+        ranked = ranked_by_plate(eff, where)
         src = select(ranked).where(ranked.c.rn == 1)
         total = int(session.execute(select(func.count()).select_from(src.subquery())).scalar_one())
         sort = {

@@ -41,11 +41,9 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[i : i + size]
 
 
-def _stats(session: Session, texts: Sequence[str] | None) -> dict[str, dict[str, Any]]:
-    """Count, first/last time and last place of each plate text (all texts when ``texts`` is None)."""
-    eff = effective_plate().label("eff")
-    where = [eff.is_not(None), eff != ""] if texts is None else [shows_plate(texts)]
-    ranked = (
+def ranked_by_plate(eff: Any, where: Sequence[Any]) -> Any:
+    """Sightings with their plate's count and first time; ``rn == 1`` marks each plate's latest sighting."""
+    return (
         select(
             eff,
             col(Sighting.id),
@@ -64,6 +62,13 @@ def _stats(session: Session, texts: Sequence[str] | None) -> dict[str, dict[str,
         .where(*where)
         .subquery()
     )
+
+
+def _stats(session: Session, texts: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """Count, first/last time and last place of each plate text (all texts when ``texts`` is None)."""
+    eff = effective_plate().label("eff")
+    where = [eff.is_not(None), eff != ""] if texts is None else [shows_plate(texts)]
+    ranked = ranked_by_plate(eff, where)
     rows = session.execute(select(ranked).where(ranked.c.rn == 1))
     return {
         r.eff: {
