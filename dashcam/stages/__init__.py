@@ -73,6 +73,18 @@ class StageContext:
             self._models[key] = factory()
         return self._models[key]
 
+    def detector(self, role: str, cfg: Any) -> Any:
+        """The detector a config describes, built and loaded once per process (and warmed up)."""
+
+        def make() -> Any:
+            from dashcam.vision.detectors import build_detector
+
+            det = build_detector(cfg, models_dir=self.models_dir)
+            det.load()
+            return det
+
+        return self.cached(f"{role}:{cfg.model_dump_json()}", make)
+
     def clip(self, clip_id: int) -> Clip:
         with session_scope(self.engine) as s:
             clip = s.get(Clip, clip_id)

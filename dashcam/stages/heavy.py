@@ -61,16 +61,7 @@ def vehicle_detector_config(ctx: StageContext) -> Any:
 
 
 def _detector(ctx: StageContext) -> Any:
-    from dashcam.vision.detectors import build_detector
-
-    cfg = vehicle_detector_config(ctx)
-
-    def make() -> Any:
-        det = build_detector(cfg, models_dir=ctx.models_dir)
-        det.load()
-        return det
-
-    return ctx.cached(f"vehicle:{cfg.model_dump_json()}", make)
+    return ctx.detector("vehicle", vehicle_detector_config(ctx))
 
 
 def _plate_reader(ctx: StageContext) -> Any:

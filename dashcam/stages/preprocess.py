@@ -48,16 +48,7 @@ def coarse_config(ctx: StageContext) -> Any:
 
 def coarse_detector(ctx: StageContext) -> Any:
     """The coarse detector, loaded once per process."""
-    from dashcam.vision.detectors import build_detector
-
-    cfg = coarse_config(ctx)
-
-    def make() -> Any:
-        det = build_detector(cfg, models_dir=ctx.models_dir)
-        det.load()
-        return det
-
-    return ctx.cached(f"coarse:{cfg.model_dump_json()}", make)
+    return ctx.detector("coarse", coarse_config(ctx))
 
 
 def preprocess_key(ctx: StageContext, clip_hash: str) -> str:
