@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -121,6 +122,19 @@ def chain_next(stage: str, clip_ids: list[int]) -> None:
         done = stage_cache_key(ctx, clip_id, stage)
         # a duplicate event (same clip, same upstream result) maps to the same key: no duplicate run
         trigger(nxt, clip_id, f"{nxt}:{clip.content_hash[:32]}:{done}")
+
+
+def task_cache_key(ctx: StageContext, clip_id: int, key_fn: Callable[[StageContext, str], str]) -> str:
+    """A stage task's Prefect cache key: the stage key, tied to this registration of the clip.
+
+    The result storage outlives a database (the user starts over with a new data folder, or two data
+    folders share ~/.prefect): without the clip row's identity a cached result would claim work that
+    this database has never seen, and the next stage would find no output.
+    """
+    clip = ctx.clip(clip_id)
+    born = clip.created_at.isoformat() if clip.created_at else "?"
+    ident = hashlib.sha256(f"{clip.id}|{born}".encode()).hexdigest()[:12]
+    return f"{key_fn(ctx, clip.content_hash)}-{ident}"
 
 
 def stage_cache_key(ctx: StageContext, clip_id: int, stage: str) -> str:

@@ -9,12 +9,19 @@ from prefect import flow, task
 from prefect.context import TaskRunContext
 
 from dashcam.stages.heavy import heavy_key, run_heavy
-from flows.common import cache_expiration, report, retry_options, retryable, run_clips, stage_context
+from flows.common import (
+    cache_expiration,
+    report,
+    retry_options,
+    retryable,
+    run_clips,
+    stage_context,
+    task_cache_key,
+)
 
 
 def _cache_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
-    ctx = stage_context()
-    return heavy_key(ctx, ctx.clip(int(params["clip_id"])).content_hash)
+    return task_cache_key(stage_context(), int(params["clip_id"]), heavy_key)
 
 
 @task(

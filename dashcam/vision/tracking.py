@@ -188,6 +188,11 @@ class ByteTracker:
         tr.points.append(TrackPoint(t, fi, new, float(d.score), d.label))
         tr.misses = 0
 
+    def cut(self) -> None:
+        """A scene cut: no track carries over into what follows (the boxes there are other objects)."""
+        self.finished.extend(self.active)
+        self.active = []
+
     def tracks(self) -> list[Track]:
         """Every track with enough points, in order of first appearance."""
         done = [tr for tr in self.finished + self.active if len(tr.points) >= self.min_points]

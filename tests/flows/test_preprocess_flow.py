@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from dashcam.db.models import StageRun
@@ -50,3 +52,32 @@ def test_flow_processes_a_batch_and_reports_the_corrupt_clip(
             select(StageRun).where(StageRun.clip_id == ids[1], StageRun.stage == "preprocess")
         ).scalar_one()
     assert run.attempts == 1  # served from the cache: the stage did not run again
+
+
+def test_a_new_data_folder_does_not_reuse_an_old_cached_result(
+    pipeline_env: Path, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's result storage outlives the database: the user who starts over with a fresh data folder
+    (or keeps two) must get the stage's output again, not a cached 'done' for work this database lacks."""
+    from dashcam.stages.preprocess import MANIFEST_NAME
+    from dashcam.storage import clip_key
+    from flows.common import reset_context
+    from flows.preprocess import preprocess
+
+    clip = tmp_path / "2023_0815_123456_000120F.MP4"
+    shutil.copyfile(testdata_file("video/lanes/solidWhiteRight.mp4"), clip)
+    for folder in ("first", "second"):
+        data = tmp_path / folder
+        cfg = json.loads((pipeline_env / "config.json").read_text())
+        cfg["storage_paths"] = {
+            "indoor_nas": {"base": str(data)},
+            "shed_nas": {"archive_base": str(data / "archive")},
+        }
+        (pipeline_env / "config.json").write_text(json.dumps(cfg))
+        monkeypatch.setenv("DASHCAM_DATA_DIR", str(data))
+        reset_context()
+        ctx = StageContext.load()
+        reg = register_file(clip, ctx)
+        (res,) = preprocess([reg.clip_id])
+        assert res["ok"], res
+        assert ctx.storage["preproc"].exists(clip_key(reg.content_hash, MANIFEST_NAME)), folder

@@ -174,3 +174,40 @@ def test_merged_tracks_keep_one_plate_read_per_frame() -> None:
     short = sighting(1.5, 2.5, [(2.0, 0.95), (2.5, 0.7)])  # the same car split off by a label flip
     (merged,) = _merge_same_plate([long, short])
     assert [(r.t, r.confidence) for r in merged.reads] == [(1.0, 0.9), (2.0, 0.95), (2.5, 0.7)]
+
+
+def test_a_scene_cut_ends_tracks_and_driving_does_not() -> None:
+    """A car box at the same place before and after a cut is two cars; the same box through steady
+    motion (real driving frames) is one."""
+    import cv2
+    import numpy as np
+
+    from dashcam.heavy import _Window
+    from dashcam.video.decode import iter_frames
+    from dashcam.vision.types import Detection
+
+    box = (400.0, 300.0, 600.0, 450.0)
+
+    def run(frames: list[np.ndarray]) -> int:
+        def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+            return [[Detection(*box, 0.9, "car", 2)] for _ in batch]
+
+        w = _Window(
+            fps=10,
+            conf=0.3,
+            detect=detect,
+            read_plates=None,
+            reads_per_track=6,
+            every=3,
+            timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
+        )
+        for i, img in enumerate(frames):
+            w.add(i, i / 10, img, 1)
+        w.flush()
+        return len(w.tracker.tracks())
+
+    driving = [f.image for f in iter_frames(testdata_file("video/lanes/solidWhiteRight.mp4"), fps=10)]
+    assert run(driving) == 1
+    # the same frames, then a different scene of similar brightness (the first frame mirrored and shifted)
+    other = np.roll(cv2.flip(driving[0], 1), 200, axis=1)
+    assert run(driving[:20] + [other] * 20) == 2
