@@ -87,13 +87,39 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         container.close()
 
 
+def _small_i420(frame: Any, width: int, height: int) -> np.ndarray:
+    """The Y, U and V planes each shrunk (area averaging), laid out as one I420 image."""
+    import cv2
+
+    w, h = frame.width, frame.height
+    out = []
+    for plane, (pw, ph, tw, th) in zip(
+        frame.planes,
+        (
+            (w, h, width, height),
+            (w // 2, h // 2, width // 2, height // 2),
+            (w // 2, h // 2, width // 2, height // 2),
+        ),
+        strict=False,
+    ):
+        data = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+        out.append(cv2.resize(data, (tw, th), interpolation=cv2.INTER_AREA).ravel())
+    return np.concatenate(out).reshape(height * 3 // 2, width)
+
+
 def _to_bgr(frame: Any, max_width: int | None) -> np.ndarray:
+    # yuv420p (what cameras record) goes through OpenCV's vectorised BT.601 limited-range conversion:
+    # 2-4x cheaper than swscale's bgr24 path at full size, and shrinking the planes first is cheaper
+    # still (bench/heavy.py, bench/preprocess.py); other formats go through swscale
+    fast = frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0
     if max_width and frame.width > max_width:
         h = int(round(frame.height * max_width / frame.width / 2)) * 2
+        if fast and max_width % 2 == 0:
+            import cv2
+
+            return cv2.cvtColor(_small_i420(frame, max_width, h), cv2.COLOR_YUV2BGR_I420)
         return frame.to_ndarray(format="bgr24", width=max_width, height=h)
-    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
-        # the planes as they are, converted by OpenCV's vectorised BT.601 limited-range path: 2-4x
-        # cheaper than swscale's bgr24 conversion at the same size (bench/heavy.py)
+    if fast:
         import cv2
 
         return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)

@@ -120,7 +120,7 @@ def batched_nms(
     return nms(shifted, scores, iou_threshold, max_det)
 
 
-def _channels_first(pred: np.ndarray, num_classes: int | None) -> np.ndarray:
+def channels_first(pred: np.ndarray, num_classes: int | None) -> np.ndarray:
     """One image's raw prediction as [4 + nc, N], whichever way round the model emitted it."""
     if pred.ndim != 2:
         raise ValueError(f"expected a 2-D prediction per image, got shape {pred.shape}")
@@ -161,7 +161,7 @@ def decode_yolo(
         boxes, scores, class_ids = boxes[mask], scores[mask], class_ids[mask]
         order = np.argsort(-scores, kind="stable")[:max_det]
         return boxes[order], scores[order].astype(np.float32), class_ids[order]
-    p = _channels_first(pred, num_classes)
+    p = channels_first(pred, num_classes)
     cls_scores = p[4:]
     class_ids = cls_scores.argmax(axis=0)
     scores = cls_scores[class_ids, np.arange(p.shape[1])]

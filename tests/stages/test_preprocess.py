@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -117,3 +118,35 @@ def test_corrupt_clip_fails_with_a_reason_recorded(ctx: StageContext, tmp_path: 
         ).scalar_one()
     assert run.status == "failed"
     assert run.error == str(exc.value) and "\n" not in run.error
+
+
+def test_two_samples_in_one_call_find_what_each_finds_alone(ctx: StageContext) -> None:
+    """Two wide samples stacked into one detector input: each one's cars come back in its own pixels,
+    where the sample alone puts them, and a sample without cars gets none from its neighbour."""
+    import cv2
+
+    from dashcam.preprocess import detect_samples
+    from dashcam.stages.preprocess import coarse_config
+    from dashcam.vision.tracking import iou_matrix
+
+    det = ctx.detector("coarse", coarse_config(ctx))
+    cars = cv2.resize(cv2.imread(str(testdata_file("video/highway/test_images/test1.jpg"))), (640, 360))
+    empty = cv2.resize(cv2.imread(str(testdata_file("video/highway/test_images/test2.jpg"))), (640, 360))
+
+    def vehicles(dets: list) -> list:  # type: ignore[type-arg]
+        return [d for d in dets if d.label in ("car", "truck", "bus") and d.score >= 0.3]
+
+    (alone,) = detect_samples(det, [cars])
+    alone = vehicles(alone)
+    assert alone, "the highway still has cars"
+    for pair in ([cars, empty], [empty, cars]):
+        got = detect_samples(det, pair)
+        k = 0 if pair[0] is cars else 1
+        paired = vehicles(got[k])
+        assert not vehicles(got[1 - k])
+        assert len(paired) >= len(alone) - 1
+        iou = iou_matrix(
+            np.array([[d.x1, d.y1, d.x2, d.y2] for d in alone]),
+            np.array([[d.x1, d.y1, d.x2, d.y2] for d in paired]),
+        )
+        assert (iou.max(axis=1) >= 0.6).sum() >= len(alone) - 1, iou

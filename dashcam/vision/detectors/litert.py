@@ -126,6 +126,13 @@ class LiteRTDetector(Detector[LiteRTDetectorConfig]):
             self._interp.set_tensor(self._in["index"], x)
             self._interp.invoke()
             raw = self._interp.get_tensor(self._out["index"])[0]
+            if not self.end2end and out_scale > 0 and np.issubdtype(raw.dtype, np.integer):
+                # keep only the anchors whose best class can reach the threshold, compared in the
+                # integer domain (the scale is positive, so the order is the same): dequantizing all
+                # 84 x 8400 values per frame cost more than the rest of the decoding
+                cols = yolo_decode.channels_first(raw, len(self.names))
+                floor = np.ceil(self.cfg.conf / out_scale + out_zp)
+                raw = cols[:, cols[4:].max(axis=0) >= floor]
             pred = yolo_decode.dequantize(raw, out_scale, out_zp)
             boxes, scores, ids = yolo_decode.decode_yolo(
                 pred,
