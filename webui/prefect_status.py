@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 TIMEOUT_S = 5.0
 RUN_LIMIT = 25
@@ -37,12 +38,14 @@ class PrefectStatus:
 async def _read(api_url: str) -> PrefectStatus:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterId,
         FlowRunFilter,
         FlowRunFilterState,
         FlowRunFilterStateName,
         FlowRunFilterStateType,
     )
-    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.objects import FlowRun, StateType
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -53,38 +56,47 @@ async def _read(api_url: str) -> PrefectStatus:
                 workers = await client.read_workers_for_work_pool(pool.name)
                 online = sum(1 for w in workers if str(getattr(w, "status", "")).upper().endswith("ONLINE"))
                 out.pools.append((pool.name, pool.type, online, len(workers)))
-            flows = {f.id: f.name for f in await client.read_flows(limit=200)}
 
-            async def runs(flt: FlowRunFilter) -> list[RunInfo]:
-                found = await client.read_flow_runs(
+            async def runs(flt: FlowRunFilter) -> list[FlowRun]:
+                return await client.read_flow_runs(
                     flow_run_filter=flt, sort=FlowRunSort.START_TIME_DESC, limit=RUN_LIMIT
                 )
-                return [
-                    RunInfo(
-                        id=str(r.id),
-                        name=r.name,
-                        flow=flows.get(r.flow_id, "?"),
-                        state=r.state.name if r.state else "?",
-                        when=r.start_time or r.expected_start_time,
-                        reason=(r.state.message or "") if r.state else "",
-                    )
-                    for r in found
-                ]
 
-            out.in_flight = await runs(
+            in_flight = await runs(
                 FlowRunFilter(
                     state=FlowRunFilterState(
                         type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
                     )
                 )
             )
-            out.late_or_failed = await runs(
+            late_or_failed = await runs(
                 FlowRunFilter(
                     state=FlowRunFilterState(
                         name=FlowRunFilterStateName(any_=["Late", "Failed", "Crashed", "TimedOut"])
                     )
                 )
             )
+            # the names of these runs' flows only (a server may hold more flows than one page lists)
+            flow_ids = sorted({r.flow_id for r in in_flight + late_or_failed}, key=str)
+            flows: dict[Any, str] = {}
+            if flow_ids:
+                found = await client.read_flows(
+                    flow_filter=FlowFilter(id=FlowFilterId(any_=flow_ids)), limit=len(flow_ids)
+                )
+                flows = {f.id: f.name for f in found}
+
+            def info(r: FlowRun) -> RunInfo:
+                return RunInfo(
+                    id=str(r.id),
+                    name=r.name,
+                    flow=flows.get(r.flow_id, "?"),
+                    state=(r.state.name or "?") if r.state else "?",
+                    when=r.start_time or r.expected_start_time,
+                    reason=(r.state.message or "") if r.state else "",
+                )
+
+            out.in_flight = [info(r) for r in in_flight]
+            out.late_or_failed = [info(r) for r in late_or_failed]
     return out
 
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 
@@ -28,8 +28,11 @@ def effective_plate() -> ColumnElement[Any]:
     return func.coalesce(col(Sighting.plate_corrected), col(Sighting.plate_text))
 
 
-def shows_plate(texts: Collection[str] | Select[Any]) -> ColumnElement[bool]:
-    """Sightings whose effective plate is one of ``texts``, written so both plate indexes serve it."""
+def shows_plate(texts: Collection[str] | Select[Any] | BindParameter[Any]) -> ColumnElement[bool]:
+    """Sightings whose effective plate is one of ``texts``, written so both plate indexes serve it.
+
+    ``texts`` may be an expanding bind parameter, for a statement built once and run with many lists.
+    """
     return or_(
         col(Sighting.plate_corrected).in_(texts),
         and_(col(Sighting.plate_corrected).is_(None), col(Sighting.plate_text).in_(texts)),

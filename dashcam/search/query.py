@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, literal_column, select
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+)
 from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateVariant, Sighting
@@ -44,6 +57,17 @@ def classify(
     return None
 
 
+_PLATES_BY_KEY = select(col(Plate.text)).where(col(Plate.key) == bindparam("qkey"))
+# sightings written since the last index_plates() still count for the confusion tier
+_RECENT_BY_KEY = select(effective_plate()).where(col(Sighting.plate_key) == bindparam("qkey")).distinct()
+_PLATES_BY_VARIANT = (
+    select(col(Plate.text))
+    .distinct()
+    .join(PlateVariant, col(PlateVariant.plate_id) == col(Plate.id))
+    .where(col(PlateVariant.variant).in_(bindparam("variants", expanding=True)))
+)
+
+
 def plate_candidates(
     *,
     session: Session,
@@ -57,73 +81,22 @@ def plate_candidates(
     qkey = fold_confusions(q, table)
     texts = {q}
     if confusions or fuzzy:
-        texts.update(session.scalars(select(col(Plate.text)).where(col(Plate.key) == qkey)))
-        # sightings written since the last index_plates() still count for the confusion tier
-        texts.update(
-            t
-            for t in session.scalars(
-                select(effective_plate()).where(col(Sighting.plate_key) == qkey).distinct()
-            )
-            if t
-        )
+        texts.update(session.scalars(_PLATES_BY_KEY, {"qkey": qkey}))
+        texts.update(t for t in session.scalars(_RECENT_BY_KEY, {"qkey": qkey}) if t)
     if fuzzy:
-        texts.update(
-            session.scalars(
-                select(col(Plate.text))
-                .distinct()
-                .join(PlateVariant, col(PlateVariant.plate_id) == col(Plate.id))
-                .where(col(PlateVariant.variant).in_(sorted(deletion_variants(qkey, fuzzy))))
-            )
-        )
+        variants = sorted(deletion_variants(qkey, fuzzy))
+        texts.update(session.scalars(_PLATES_BY_VARIANT, {"variants": variants}))
     found = [m for t in texts if (m := classify(t, q, fuzzy=fuzzy, confusions=confusions, table=table))]
     return sorted(found, key=lambda m: m.order)
 
 
-def _box(south: float, west: float, north: float, east: float) -> list[ColumnElement[bool]]:
-    """A bounding box, written so the latitude-band index serves it (a strip per band)."""
-    out: list[ColumnElement[bool]] = [
-        col(Sighting.lat).between(south, north),
-        col(Sighting.lon).between(west, east),
-    ]
-    # the cast truncates on SQLite and rounds on PostgreSQL: both land in [floor, ceil]
-    lo, hi = math.floor(south * LAT_BANDS), math.ceil(north * LAT_BANDS)
-    if hi - lo < MAX_BANDS:
-        band = cast(
-            col(Sighting.lat) * literal_column(str(LAT_BANDS)), Integer
-        )  # a literal, to match the index
-        out.append(band.in_(list(range(lo, hi + 1))))
-    return out
-
-
-def _place_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
-    if query.bbox is not None:
-        out += _box(*query.bbox)
-    if query.near is not None:
-        lat, lon, r = query.near
-        dlat = r / METRES_PER_DEGREE
-        kx = max(math.cos(math.radians(lat)), 1e-6)
-        dlon = min(180.0, dlat / kx)
-        # the equirectangular circle test is exact enough below a few hundred km; the hit's distance_m
-        # is the great-circle one
-        out += _box(max(-90.0, lat - dlat), lon - dlon, min(90.0, lat + dlat), lon + dlon)
-        out.append(
-            (col(Sighting.lat) - lat) * (col(Sighting.lat) - lat)
-            + (col(Sighting.lon) - lon) * kx * (col(Sighting.lon) - lon) * kx
-            <= dlat * dlat
-        )
-    return out
-
-
-def _clip_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
-    if query.channel:
-        out.append(col(Clip.channel) == query.channel)
-    if query.kinds:
-        out.append(col(Clip.kind).in_(query.kinds))
-    if query.protected_only:
-        out.append(col(Clip.protected).is_(True) | col(Clip.pinned).is_(True))
-    return out
+# ---------------------------------------------------------------- statements, built once per shape
+#
+# A search's SQL depends only on which filters it has (its shape), never on their values: each shape's
+# statements are built once, with bind parameters, and reused. Building a SQLAlchemy statement and
+# computing its cache key cost more than the SQL of a map query; a reused statement keeps its cache key
+# and hits the compiled cache. The SQL sent is what a statement built afresh per call renders (SQLAlchemy
+# sends literal values as parameters either way).
 
 
 _THUMB = (
@@ -153,15 +126,162 @@ _HIT_COLUMNS = (
     _THUMB.scalar_subquery().label("thumb_id"),
     _THUMB.with_only_columns(col(Media.key)).scalar_subquery().label("thumb_key"),
 )
+"""A hit's columns, in the order :func:`_hit_dicts` unpacks them."""
+_HITS = TypeAdapter(list[SearchHit])
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What decides the SQL of a search (the values travel as bind parameters)."""
+
+    plates: bool  # a plate filter: the candidate texts (:texts)
+    levels: tuple[int, ...]  # rank level of each candidate (:rt0, :rt1, ...), when there are several
+    pattern: bool
+    label: bool
+    since: bool
+    until: bool
+    bbox: int  # 0: none, 1: a box, 2: a box and its latitude bands
+    near: int  # the same, for the circle's box
+    channel: bool
+    kinds: bool
+    protected: bool
+    inline: bool  # count every match in the page query
+
+    @property
+    def by_plate(self) -> bool:
+        return self.plates or self.pattern
+
+
+@dataclass(frozen=True)
+class _Statements:
+    page: Any
+    count: Any  # None when the page query counts
+
+
+def _box(south: float, west: float, north: float, east: float) -> tuple[int, dict[str, Any]]:
+    """A bounding box's shape (2: the latitude-band index serves it, a strip per band) and values."""
+    values: dict[str, Any] = {"s": south, "w": west, "n": north, "e": east}
+    # the cast truncates on SQLite and rounds on PostgreSQL: both land in [floor, ceil]
+    lo, hi = math.floor(south * LAT_BANDS), math.ceil(north * LAT_BANDS)
+    if hi - lo < MAX_BANDS:
+        values["bands"] = list(range(lo, hi + 1))
+        return 2, values
+    return 1, values
+
+
+def _box_sql(prefix: str, bands: bool) -> list[ColumnElement[bool]]:
+    p: dict[str, BindParameter[float]] = {k: bindparam(prefix + k) for k in "swne"}
+    out: list[ColumnElement[bool]] = [
+        col(Sighting.lat).between(p["s"], p["n"]),
+        col(Sighting.lon).between(p["w"], p["e"]),
+    ]
+    if bands:
+        band = cast(
+            col(Sighting.lat) * literal_column(str(LAT_BANDS)), Integer
+        )  # a literal, to match the index
+        out.append(band.in_(bindparam(prefix + "bands", expanding=True)))
+    return out
+
+
+def _where_sql(shape: _Shape) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """The sighting filters and the clip filters of a shape."""
+    where: list[ColumnElement[bool]] = []
+    if shape.plates:
+        where.append(shows_plate(bindparam("texts", expanding=True)))
+    if shape.pattern:
+        pattern = select(col(Plate.text)).where(
+            col(Plate.sightings) > 0, col(Plate.text).regexp_match(bindparam("pattern"), flags="i")
+        )
+        where.append(shows_plate(pattern))
+    if shape.label:
+        where.append(col(Sighting.label) == bindparam("label"))
+    if shape.since:
+        where.append(col(Sighting.time_utc) >= bindparam("since"))
+    if shape.until:
+        where.append(col(Sighting.time_utc) < bindparam("until"))
+    if shape.bbox:
+        where += _box_sql("b_", shape.bbox == 2)
+    if shape.near:
+        where += _box_sql("n_", shape.near == 2)
+        lat: BindParameter[float] = bindparam("n_lat")
+        lon: BindParameter[float] = bindparam("n_lon")
+        kx: BindParameter[float] = bindparam("n_kx")
+        # the equirectangular circle test is exact enough below a few hundred km; the hit's distance_m
+        # is the great-circle one
+        where.append(
+            (col(Sighting.lat) - lat) * (col(Sighting.lat) - lat)
+            + (col(Sighting.lon) - lon) * kx * (col(Sighting.lon) - lon) * kx
+            <= bindparam("n_d2")
+        )
+    clip_where: list[ColumnElement[bool]] = []
+    if shape.channel:
+        clip_where.append(col(Clip.channel) == bindparam("channel"))
+    if shape.kinds:
+        clip_where.append(col(Clip.kind).in_(bindparam("kinds", expanding=True)))
+    if shape.protected:
+        clip_where.append(col(Clip.protected).is_(True) | col(Clip.pinned).is_(True))
+    return where, clip_where
+
+
+@lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> _Statements:
+    where, clip_where = _where_sql(shape)
+    rank: Any = None
+    if shape.levels:
+        # equal (tier, distance) share a rank so that confidence, then time, orders them
+        rank = case(
+            *[(bindparam(f"rt{i}"), level) for i, level in enumerate(shape.levels)],
+            value=effective_plate(),
+            else_=max(shape.levels) + 1,
+        )
+    # the ids of the page first (filters and sort keys only, which the indexes cover), the page's
+    # columns and clip after: a dense map area sorts thousands of index entries, not table rows
+    keys: list[Any] = [col(Sighting.id).label("sid"), col(Sighting.time_utc)]
+    if shape.by_plate:
+        keys.append(col(Sighting.plate_confidence))  # map queries then sort within the covering index
+    if rank is not None:
+        keys.append(rank.label("rank"))
+    if shape.inline:
+        keys.append(func.count().over().label("n_total"))
+    page = select(*keys).where(*where, *clip_where)
+    if clip_where:
+        page = page.join(Clip, col(Clip.id) == col(Sighting.clip_id))
+    page = page.order_by(
+        *_order(
+            shape.by_plate, rank, col(Sighting.plate_confidence), col(Sighting.time_utc), col(Sighting.id)
+        )
+    )
+    ids = page.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)).subquery()
+    outer: list[Any] = [*_HIT_COLUMNS, ids.c.n_total] if shape.inline else list(_HIT_COLUMNS)
+    stmt = (
+        select(*outer)
+        .join(ids, ids.c.sid == col(Sighting.id))
+        .join(Clip, col(Clip.id) == col(Sighting.clip_id))
+        .order_by(
+            *_order(
+                shape.by_plate,
+                ids.c.rank if rank is not None else None,
+                ids.c.get("plate_confidence"),
+                ids.c.time_utc,
+                ids.c.sid,
+            )
+        )
+    )
+    count = None
+    if not shape.inline:
+        count = select(func.count()).select_from(Sighting).where(*where)
+        if clip_where:
+            count = count.join(Clip, col(Clip.id) == col(Sighting.clip_id)).where(*clip_where)
+    return _Statements(page=stmt, count=count)
 
 
 def search(
     *, session: Session, query: SearchQuery, confusions: Mapping[str, str] | None = None
 ) -> SearchPage:
     """One page of sightings matching ``query``: best plate match first, then confidence, then newest."""
-    where: list[ColumnElement[bool]] = []
+    params: dict[str, Any] = {"offset": query.offset, "limit": query.limit + 1}
     matches: dict[str, PlateMatch] = {}
-    rank: Any = None
+    levels: tuple[int, ...] = ()
     if query.plate:
         found = plate_candidates(
             session=session,
@@ -173,117 +293,144 @@ def search(
         if not found:
             return SearchPage(total=0, has_more=False, offset=query.offset, limit=query.limit, hits=[])
         matches = {m.text: m for m in found}
-        where.append(shows_plate(list(matches)))
+        params["texts"] = list(matches)
         if len(found) > 1:
-            # equal (tier, distance) share a rank so that confidence, then time, orders them
-            levels = sorted({m.order[:2] for m in found})
-            rank = case(
-                {m.text: levels.index(m.order[:2]) for m in found}, value=effective_plate(), else_=len(levels)
-            )
+            distinct = sorted({m.order[:2] for m in found})
+            levels = tuple(distinct.index(m.order[:2]) for m in found)
+            params.update((f"rt{i}", m.text) for i, m in enumerate(found))
     if query.plate_pattern:
-        pattern = select(col(Plate.text)).where(
-            col(Plate.sightings) > 0, col(Plate.text).regexp_match(f"^(?:{query.plate_pattern})$", flags="i")
-        )
-        where.append(shows_plate(pattern))
-    if query.label:
-        where.append(col(Sighting.label) == query.label)
-    if query.since:
-        where.append(col(Sighting.time_utc) >= query.since)
-    if query.until:
-        where.append(col(Sighting.time_utc) < query.until)
-    where += _place_filters(query)
-    clip_where = _clip_filters(query)
-
-    # the ids of the page first (filters and sort keys only, which the indexes cover), the page's
-    # columns and clip after: a dense map area sorts thousands of index entries, not table rows
-    keys: list[Any] = [col(Sighting.id).label("sid"), col(Sighting.time_utc)]
-    if query.plate or query.plate_pattern:
-        keys.append(col(Sighting.plate_confidence))  # map queries then sort within the covering index
-    if rank is not None:
-        keys.append(rank.label("rank"))
+        params["pattern"] = f"^(?:{query.plate_pattern})$"
+    for name in ("label", "since", "until", "channel"):
+        if value := getattr(query, name):
+            params[name] = value
+    bbox = near = 0
+    if query.bbox is not None:
+        bbox, box = _box(*query.bbox)
+        params.update((f"b_{k}", v) for k, v in box.items())
+    if query.near is not None:
+        lat, lon, r = query.near
+        dlat = r / METRES_PER_DEGREE
+        kx = max(math.cos(math.radians(lat)), 1e-6)
+        dlon = min(180.0, dlat / kx)
+        near, box = _box(max(-90.0, lat - dlat), lon - dlon, min(90.0, lat + dlat), lon + dlon)
+        params.update((f"n_{k}", v) for k, v in box.items())
+        params.update(n_lat=lat, n_lon=lon, n_kx=kx, n_d2=dlat * dlat)
+    if query.kinds:
+        params["kinds"] = list(query.kinds)
     # a selective filter means the page query reads every match anyway (to sort them): count them in
     # the same pass; otherwise the newest-first page stops early and a separate count is cheaper
     inline = query.count_total and bool(query.plate or query.plate_pattern or query.near or query.bbox)
-    if inline:
-        keys.append(func.count().over().label("n_total"))
-    page = select(*keys).where(*where, *clip_where)
-    if clip_where:
-        page = page.join(Clip, col(Clip.id) == col(Sighting.clip_id))
-    page = page.order_by(
-        *_order(query, rank, col(Sighting.plate_confidence), col(Sighting.time_utc), col(Sighting.id))
+    shape = _Shape(
+        plates=bool(query.plate),
+        levels=levels,
+        pattern=bool(query.plate_pattern),
+        label=bool(query.label),
+        since=bool(query.since),
+        until=bool(query.until),
+        bbox=bbox,
+        near=near,
+        channel=bool(query.channel),
+        kinds=bool(query.kinds),
+        protected=query.protected_only,
+        inline=inline,
     )
-    ids = page.offset(query.offset).limit(query.limit + 1).subquery()
-    outer: list[Any] = [*_HIT_COLUMNS, ids.c.n_total] if inline else list(_HIT_COLUMNS)
-    stmt = (
-        select(*outer)
-        .join(ids, ids.c.sid == col(Sighting.id))
-        .join(Clip, col(Clip.id) == col(Sighting.clip_id))
-        .order_by(
-            *_order(
-                query,
-                ids.c.rank if rank is not None else None,
-                ids.c.get("plate_confidence"),
-                ids.c.time_utc,
-                ids.c.sid,
-            )
-        )
-    )
-    rows = session.connection().execute(stmt).all()  # Core: no ORM result processing needed
+    stmts = _statements(shape)
+    conn = session.connection()  # Core: no ORM result processing needed
+    rows = conn.execute(stmts.page, params).all()
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
     total: int | None = None
     if query.count_total:
         if inline and rows:
-            total = int(rows[0].n_total)
+            total = int(rows[0][-1])
         elif not has_more and (rows or query.offset == 0):
             total = query.offset + len(rows)
-        else:
-            count = select(func.count()).select_from(Sighting).where(*where)
-            if clip_where:
-                count = count.join(Clip, col(Clip.id) == col(Sighting.clip_id)).where(*clip_where)
-            total = int(session.execute(count).scalar_one())
-    hits = [_hit(r, query, matches) for r in rows]
+        else:  # past the last match of an inline count, or a newest-first page that stopped early
+            count = (
+                stmts.count if stmts.count is not None else _statements(replace(shape, inline=False)).count
+            )
+            total = int(session.execute(count, params).scalar_one())
+    hits = _HITS.validate_python(_hit_dicts(rows, query, matches))
     return SearchPage(total=total, has_more=has_more, offset=query.offset, limit=query.limit, hits=hits)
 
 
-def _order(query: SearchQuery, rank: Any, confidence: Any, when: Any, sid: Any) -> list[Any]:
+def _order(by_plate: bool, rank: Any, confidence: Any, when: Any, sid: Any) -> list[Any]:
     """Best plate match, then confidence (plate searches), then newest first."""
     out: list[Any] = [] if rank is None else [rank]
-    if query.plate or query.plate_pattern:
+    if by_plate:
         out.append(confidence.desc().nulls_last())
     return [*out, when.desc().nulls_last(), sid.desc()]
 
 
+def _hit_dicts(
+    rows: Sequence[Any], query: SearchQuery, matches: dict[str, PlateMatch]
+) -> list[dict[str, Any]]:
+    """The fields of each row's :class:`SearchHit` (rows carry :data:`_HIT_COLUMNS` first).
+
+    Rows are unpacked by position and the dicts validated in one go by the caller's model: attribute
+    access on a row and a model per hit cost more than the SQL of a map query.
+    """
+    near = query.near
+    pattern = bool(query.plate_pattern)
+    out = []
+    for row in rows:
+        (
+            sid,
+            clip_id,
+            label,
+            score,
+            ocr,
+            corrected,
+            confidence,
+            when,
+            lat,
+            lon,
+            best_s,
+            first_s,
+            last_s,
+            file_name,
+            channel,
+            kind,
+            protected,
+            thumb_id,
+            thumb_key,
+        ) = row[:19]
+        plate = corrected or ocr
+        m = matches.get(plate or "")
+        dist = None
+        if near is not None and lat is not None and lon is not None:
+            dist = round(haversine_m(near[0], near[1], lat, lon), 1)
+        out.append(
+            {
+                "sighting_id": sid,
+                "clip_id": clip_id,
+                "file_name": file_name,
+                "channel": channel,
+                "clip_kind": kind,
+                "protected": protected,
+                "label": label,
+                "score": score,
+                "plate": plate,
+                "plate_ocr": ocr,
+                "corrected": corrected is not None,
+                "plate_confidence": confidence,
+                "time_utc": utc(when),
+                "lat": lat,
+                "lon": lon,
+                "best_s": best_s,
+                "first_s": first_s,
+                "last_s": last_s,
+                "thumbnail_id": thumb_id,
+                "thumbnail_key": thumb_key,
+                "match": m.match if m else ("pattern" if pattern and plate else None),
+                "edits": m.edits if m else None,
+                "distance": m.distance if m else None,
+                "distance_m": dist,
+            }
+        )
+    return out
+
+
 def _hit(row: Any, query: SearchQuery, matches: dict[str, PlateMatch]) -> SearchHit:
-    s = row
-    plate = s.plate_corrected or s.plate_text
-    m = matches.get(plate or "")
-    dist = None
-    if query.near is not None and s.lat is not None and s.lon is not None:
-        dist = round(haversine_m(query.near[0], query.near[1], s.lat, s.lon), 1)
-    return SearchHit(
-        sighting_id=s.id,
-        clip_id=s.clip_id,
-        file_name=s.file_name,
-        channel=s.channel,
-        clip_kind=s.kind,
-        protected=s.protected,
-        label=s.label,
-        score=s.score,
-        plate=plate,
-        plate_ocr=s.plate_text,
-        corrected=s.plate_corrected is not None,
-        plate_confidence=s.plate_confidence,
-        time_utc=utc(s.time_utc),
-        lat=s.lat,
-        lon=s.lon,
-        best_s=s.best_s,
-        first_s=s.first_s,
-        last_s=s.last_s,
-        thumbnail_id=s.thumb_id,
-        thumbnail_key=s.thumb_key,
-        match=m.match if m else ("pattern" if query.plate_pattern and plate else None),
-        edits=m.edits if m else None,
-        distance=m.distance if m else None,
-        distance_m=dist,
-    )
+    """One row of :data:`_HIT_COLUMNS` as a hit."""
+    return SearchHit.model_validate(_hit_dicts([row], query, matches)[0])

@@ -20,7 +20,7 @@ from dashcam.search import (
     sighting_detail,
     watchlist_matches,
 )
-from tests.search.seed import MUNICH, T0, seed
+from tests.search.seed import BERLIN, MUNICH, T0, seed
 
 
 @pytest.fixture
@@ -125,6 +125,29 @@ def test_map_filters(db) -> None:  # type: ignore[no-untyped-def]
     assert set(names(box, ids)) == {"exact_hi", "exact_lo", "confused", "corrected", "person"}
     both = search(session=s, query=SearchQuery(plate="AB12CDE", bbox=(48.1, 11.5, 48.3, 11.7)))
     assert names(both, ids) == ["exact_hi", "exact_lo", "confused"]
+
+
+def test_same_shape_other_values(db) -> None:  # type: ignore[no-untyped-def]
+    """search() builds one statement per filter shape and binds the values: each call gets its own."""
+    s, ids = db
+    munich = {"exact_hi", "confused", "corrected", "person"}
+    for _ in range(2):
+        assert set(names(search(session=s, query=SearchQuery(near=(*MUNICH, 1000.0))), ids)) == munich
+        berlin = search(session=s, query=SearchQuery(near=(*BERLIN, 1000.0)))
+        assert set(names(berlin, ids)) == {"one_edit", "two_edits", "far"}
+        assert berlin.total == 3 and all(h.distance_m is not None for h in berlin.hits)
+    # too tall for the latitude-band index (no band filter), then a box that needs it
+    tall = search(session=s, query=SearchQuery(bbox=(40.0, 5.0, 55.0, 15.0)))
+    assert tall.total == 8 and len(tall.hits) == 8
+    box = search(session=s, query=SearchQuery(bbox=(52.5, 13.3, 52.6, 13.5)))
+    assert set(names(box, ids)) == {"one_edit", "two_edits", "far"}
+    # a page past the last match of a map query still counts them
+    past = search(session=s, query=SearchQuery(near=(*MUNICH, 1000.0), offset=10))
+    assert past.hits == [] and past.total == 4 and not past.has_more
+    assert search(session=s, query=SearchQuery(label="car", kinds=("normal",))).total == 4
+    assert search(session=s, query=SearchQuery(label="car", kinds=("event", "normal"))).total == 6
+    assert names(search(session=s, query=SearchQuery(label="truck", channel="F")), ids) == []
+    assert names(search(session=s, query=SearchQuery(label="truck", channel="R")), ids) == ["one_edit"]
 
 
 def test_pagination(db) -> None:  # type: ignore[no-untyped-def]

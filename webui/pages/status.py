@@ -79,6 +79,8 @@ class StatusView:
 
     async def refresh(self) -> None:
         prefect = await run.io_bound(read_status, state.get().prefect_api_url)
+        if prefect is None:  # cancelled, or the app is shutting down
+            return
         counts = await state.db(stage_counts)
         areas = await state.db(storage_use)
         self._prefect(prefect)
@@ -93,7 +95,9 @@ class StatusView:
                 {"name": k, "label": k, "field": k, "align": "left" if k == "stage" else "right"}
                 for k in ("stage", "queued", "running", "done", "failed", "skipped")
             ]
-            ui.table(columns=cols, rows=rows, row_key="stage").props("flat dense").classes("w-full")
+            ui.table(columns=cols, rows=rows, row_key="stage").props("flat dense").classes("w-full").mark(
+                "stage-counts"
+            )
             if not rows:
                 ui.label("No stage has run yet.").classes("text-sm text-slate-500")
         self.storage.clear()
