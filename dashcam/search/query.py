@@ -299,7 +299,8 @@ def search(
             levels = tuple(distinct.index(m.order[:2]) for m in found)
             params.update((f"rt{i}", m.text) for i, m in enumerate(found))
     if query.plate_pattern:
-        params["pattern"] = f"^(?:{query.plate_pattern})$"
+        # (?i) inline: SQLite's regexp (Python re) ignores the flags argument; PostgreSQL takes both
+        params["pattern"] = f"(?i)^(?:{query.plate_pattern})$"
     for name in ("label", "since", "until", "channel"):
         if value := getattr(query, name):
             params[name] = value

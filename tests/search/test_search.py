@@ -173,6 +173,8 @@ def test_plate_pattern(db) -> None:  # type: ignore[no-untyped-def]
     page = search(session=s, query=SearchQuery(plate_pattern=r"AB1[0-9]CD."))
     assert set(names(page, ids)) == {"exact_hi", "exact_lo", "one_edit", "two_edits"}
     assert {h.match for h in page.hits} == {"pattern"}
+    lower = search(session=s, query=SearchQuery(plate_pattern=r"ab1[0-9]cd."))  # case does not matter
+    assert set(names(lower, ids)) == set(names(page, ids))
     with pytest.raises(ValueError):
         SearchQuery(plate_pattern="AB(")
 
