@@ -38,6 +38,9 @@ PLATE_LABEL = "plate"
 SCENE_CUT = 25.0
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
+# a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better
+SETTLED_READS = 3
+SETTLED_CONFIDENCE = 0.8
 MIN_VEHICLE_HEIGHT = 40  # px: smaller vehicles are too far for a plate read
 CLIP_FPS_MAX = 15.0
 CLIP_WIDTH = 640
@@ -116,6 +119,16 @@ class _TrackState:
         self.thumbnail: bytes | None = None
         self.reads: list[PlateObservation] = []
         self.frames_seen = 0
+
+    @property
+    def settled(self) -> bool:
+        """Three reads in a row agree, each confidently: more reads of this plate would not change it."""
+        last = self.reads[-SETTLED_READS:]
+        return (
+            len(last) == SETTLED_READS
+            and len({r.text for r in last}) == 1
+            and all(r.confidence >= SETTLED_CONFIDENCE for r in last)
+        )
 
 
 def _quality(box: Sequence[float], score: float) -> float:
@@ -217,6 +230,7 @@ class _Window:
                 d.label in VEHICLES
                 and d.height >= MIN_VEHICLE_HEIGHT
                 and len(st.reads) < self.reads_per_track
+                and not st.settled
                 and (st.frames_seen - 1) % self.every == 0
             ):
                 due.append((tr, d.xyxy))

@@ -211,3 +211,19 @@ def test_a_scene_cut_ends_tracks_and_driving_does_not() -> None:
     # the same frames, then a different scene of similar brightness (the first frame mirrored and shifted)
     other = np.roll(cv2.flip(driving[0], 1), 200, axis=1)
     assert run(driving[:20] + [other] * 20) == 2
+
+
+def test_a_plate_read_three_times_alike_is_settled() -> None:
+    from dashcam.heavy import PlateObservation, _TrackState
+
+    st = _TrackState()
+    for conf in (0.9, 0.95):
+        st.reads.append(PlateObservation(len(st.reads) / 10, "AB12CDE", "AB12CDE", conf, [0, 0, 1, 1]))
+    assert not st.settled  # two reads are not yet a consensus
+    st.reads.append(PlateObservation(0.2, "AB12CDF", "AB12CDF", 0.9, [0, 0, 1, 1]))
+    assert not st.settled  # a disagreement keeps the track being read
+    for t in (0.3, 0.4, 0.5):
+        st.reads.append(PlateObservation(t, "AB12CDE", "AB12CDE", 0.92, [0, 0, 1, 1]))
+    assert st.settled
+    st.reads[-1] = PlateObservation(0.5, "AB12CDE", "AB12CDE", 0.5, [0, 0, 1, 1])
+    assert not st.settled  # an unsure read is not agreement
