@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks that run the pipeline for real (never imported by the pipeline itself)."""
