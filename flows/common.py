@@ -107,8 +107,14 @@ def trigger(stage: str, clip_id: int, idempotency_key: str) -> str:
         timeout=0,
         as_subflow=False,
         idempotency_key=idempotency_key,
+        tags=[clip_tag(clip_id)],
     )
     return str(run.id)
+
+
+def clip_tag(clip_id: int) -> str:
+    """The tag of every flow run started for one clip (the reconcile sweep finds them by it)."""
+    return f"dashcam-clip-{clip_id}"
 
 
 def chain_next(stage: str, clip_ids: list[int]) -> None:
@@ -118,10 +124,32 @@ def chain_next(stage: str, clip_ids: list[int]) -> None:
         return
     ctx = stage_context()
     for clip_id in clip_ids:
-        clip = ctx.clip(clip_id)
-        done = stage_cache_key(ctx, clip_id, stage)
         # a duplicate event (same clip, same upstream result) maps to the same key: no duplicate run
-        trigger(nxt, clip_id, f"{nxt}:{clip.content_hash[:32]}:{done}")
+        trigger(nxt, clip_id, chain_key(ctx, clip_id, stage))
+
+
+def chain_key(ctx: StageContext, clip_id: int, done_stage: str) -> str:
+    """The idempotency key of the run that chaining starts after ``done_stage`` finished a clip."""
+    clip = ctx.clip(clip_id)
+    return f"{NEXT_STAGE[done_stage]}:{clip.content_hash[:32]}:{stage_cache_key(ctx, clip_id, done_stage)}"
+
+
+def clip_stage_runs(stage: str, clip_id: int) -> list[tuple[str, bool]]:
+    """The flow runs of a stage's deployment started for one clip: (id, ended) each."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterTags,
+    )
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[clip_tag(clip_id)])),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[stage])),
+        )
+    return [(str(r.id), r.state is not None and r.state.is_final()) for r in runs]
 
 
 def task_cache_key(ctx: StageContext, clip_id: int, key_fn: Callable[[StageContext, str], str]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from dashcam.camera.client import CameraClient
-from dashcam.camera.importer import import_folder
+from dashcam.camera.importer import import_files, import_folder
 from dashcam.camera.listing import RemoteFile
 from dashcam.camera.names import is_video_name
 from dashcam.stages import NotRetryable, StageContext
@@ -26,15 +26,19 @@ def _camera_client(ctx: StageContext, url: str) -> CameraClient:
 
 
 @task(name="import-folder", task_run_name="import-{folder}")
-def import_into_incoming(folder: str, move: bool = False) -> dict[str, Any]:
-    """Copy (or move) new clips from a folder into the incoming area, verified by sha256."""
+def import_into_incoming(
+    folder: str | None, move: bool = False, files: list[str] | None = None
+) -> dict[str, Any]:
+    """Copy (or move) new clips from a folder, or single files, into the incoming area, verified by sha256."""
     ctx = stage_context()
-    rep = import_folder(
-        folder,
-        incoming_dir(ctx),
-        move=move,
-        already_have=lambda p, size: known_file(ctx, p.name, size) is not None,
-    )
+
+    def have(p: Path, size: int) -> bool:
+        return known_file(ctx, p.name, size) is not None
+
+    if folder is not None:
+        rep = import_folder(folder, incoming_dir(ctx), move=move, already_have=have)
+    else:
+        rep = import_files(files or [], incoming_dir(ctx), move=move, already_have=have)
     failed = dict(rep.failed)
     skipped = {}
     for rel, why in rep.skipped.items():
@@ -129,49 +133,32 @@ def ingest(
         "skipped": {},
         "failed": {},
     }
-    if files:
-        for f in files:
-            p = Path(f)
-            if not p.is_file():
-                result["failed"][p.name] = f"{p}: no such file"
-                continue
-            if (cid := known_file(ctx, p.name, p.stat().st_size)) is not None:
-                result["skipped"][p.name] = "already registered"
-                result["clip_ids"].append(cid)
-                continue
-            if dry_run:
-                result.setdefault("planned", []).append(str(p))
-                continue
-            state = register_clip.with_options(**opts)(
-                str(p), p.name, str(p.parent), None, False, False, return_state=True
-            )
-            _collect(result, p.name, state)
-    if folder is not None:
-        if not Path(folder).is_dir():
+    if folder is not None or files:
+        if folder is not None and not Path(folder).is_dir():
             raise NotRetryable(f"{folder}: not a folder to import from")
-        imported = import_into_incoming(folder, move)
+        imported = import_into_incoming(folder, move, None if folder is not None else files)
         result["skipped"].update(imported["skipped"])
         result["failed"].update(imported["failed"])
         # clips seen before keep their ids: the next stages check them (and skip finished work)
         for rel in imported["skipped"]:
-            p = Path(folder) / rel
+            p = Path(folder) / rel if folder is not None else Path(rel)
             if p.is_file() and (cid := known_file(ctx, p.name, p.stat().st_size)) is not None:
                 result["clip_ids"].append(cid)
         if dry_run:
             result["planned"] = [f["path"] for f in imported["files"]]
             return result
-        files = {f["path"]: f for f in imported["files"]}
+        todo = {f["path"]: f for f in imported["files"]}
         # leftovers of an interrupted run sit in incoming too: register them now
         for p in sorted(incoming_dir(ctx).iterdir()):
-            if p.is_file() and is_video_name(p.name) and str(p) not in files:
-                files[str(p)] = {"path": str(p), "sha256": None, "source": str(p)}
-        for f in files.values():
+            if p.is_file() and is_video_name(p.name) and str(p) not in todo:
+                todo[str(p)] = {"path": str(p), "sha256": None, "source": str(p)}
+        for f in todo.values():
             p = Path(f["path"])
             state = register_clip.with_options(**opts)(
                 str(p), p.name, f["source"], f["sha256"], return_state=True
             )
             _collect(result, p.name, state)
-    elif not files:
+    else:
         url = camera or ctx.config.global_config.camera.address
         plan = plan_camera_sync(url, stable_check_s)
         result.update(

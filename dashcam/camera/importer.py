@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -148,18 +148,51 @@ def import_folder(
         raise ValueError(f"{src}: source and destination are the same folder")
     report = ImportReport()
     for source in _walk(src, dest):
-        rel = str(source.relative_to(src))
-        if source.name.startswith("."):
-            report.skipped[rel] = "hidden file"  # macOS "._" companions, .Trashes and the like
-        elif source.is_symlink() or not source.is_file():
-            report.skipped[rel] = "not a regular file"
-        elif source.name.endswith(".part"):
-            report.skipped[rel] = "unfinished download (.part)"
-        elif not is_video_name(source.name):
-            report.skipped[rel] = "not a video"
-        else:
-            try:
-                _import_one(source, rel, dest, move, report, already_have)
-            except OSError as exc:
-                report.failed[rel] = f"{rel}: {exc}"
+        _consider(source, str(source.relative_to(src)), dest, move, report, already_have)
     return report
+
+
+def import_files(
+    paths: Iterable[str | os.PathLike[str]],
+    dest_dir: str | os.PathLike[str],
+    *,
+    move: bool = False,
+    already_have: Callable[[Path, int], bool] | None = None,
+) -> ImportReport:
+    """Import single clips into ``dest_dir`` with the same checks as a folder (each reported by its path)."""
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    report = ImportReport()
+    for p in paths:
+        source = Path(p)
+        if not source.exists():
+            report.failed[str(p)] = f"{p}: no such file"
+        elif source.parent.resolve() == dest.resolve():
+            report.failed[str(p)] = f"{p}: already in the incoming folder"
+        else:
+            _consider(source, str(p), dest, move, report, already_have)
+    return report
+
+
+def _consider(
+    source: Path,
+    rel: str,
+    dest: Path,
+    move: bool,
+    report: ImportReport,
+    already_have: Callable[[Path, int], bool] | None,
+) -> None:
+    """One candidate clip: skipped with the reason, failed with the reason, or imported."""
+    if source.name.startswith("."):
+        report.skipped[rel] = "hidden file"  # macOS "._" companions, .Trashes and the like
+    elif source.is_symlink() or not source.is_file():
+        report.skipped[rel] = "not a regular file"
+    elif source.name.endswith(".part"):
+        report.skipped[rel] = "unfinished download (.part)"
+    elif not is_video_name(source.name):
+        report.skipped[rel] = "not a video"
+    else:
+        try:
+            _import_one(source, rel, dest, move, report, already_have)
+        except OSError as exc:
+            report.failed[rel] = f"{rel}: {exc}"

@@ -127,3 +127,30 @@ def test_same_clip_from_camera_and_card_is_one_clip(
     assert len(clips) == 1 and res["new_clip_ids"] == [] and res["clip_ids"] == [clips[0].id]
     assert clips[0].protected  # the second arrival did not unprotect it
     assert len(_raw_files(ctx)) == 1
+
+
+def test_single_files_are_imported_like_a_folder(
+    ctx: StageContext, tmp_path: Path, highway_mp4: bytes
+) -> None:
+    """`ingest(files=[...])` (what a deployment run for named clips uses): each file is copied in and
+    registered, the user's files stay where they were, a missing or cut-short file fails alone, and a
+    second run registers nothing new."""
+    from flows.ingest import ingest
+
+    good = tmp_path / "2023_0815_120000_000101F.MP4"
+    good.write_bytes(highway_mp4)
+    short = tmp_path / "2023_0815_120200_000104F.MP4"
+    short.write_bytes(highway_mp4[: len(highway_mp4) // 2])
+    missing = tmp_path / "2023_0815_120300_000105F.MP4"
+    files = [str(good), str(short), str(missing)]
+
+    doc = ingest(files=files)
+    assert len(doc["new_clip_ids"]) == 1 and len(_clips(ctx)) == 1
+    assert good.exists() and short.exists()  # copied, not moved
+    assert set(doc["failed"]) == {str(short), str(missing)}
+    assert all("\n" not in why for why in doc["failed"].values())
+    assert "no such file" in doc["failed"][str(missing)]
+
+    again = ingest(files=[str(good)])
+    assert again["new_clip_ids"] == [] and again["clip_ids"] == doc["new_clip_ids"]
+    assert len(_clips(ctx)) == 1
