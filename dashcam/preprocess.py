@@ -8,8 +8,11 @@ deterministic JSON manifest: the same clip, model and config give the same bytes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,7 +22,7 @@ import cv2
 import numpy as np
 
 from dashcam.config import DetectionSection
-from dashcam.video.decode import Frame, VideoError, iter_frames, iter_keyframes, keyframe_times, probe
+from dashcam.video.decode import Frame, VideoError, iter_frames, iter_keyframes, probe_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ GATE_SIZE = (160, 90)
 # 16:9 frame loses 11 % of its height, which does not hide a vehicle). A letterboxed 16:9 frame wastes 44 %
 # of a square input on grey bars, so the pair costs what one sample did. A hit still decides whether the
 # sample after the pair is looked at.
+PREFETCH = 4  # samples decoded ahead while the detector runs
 PAIR_SIDE = 640
 PAIR_MIN_ASPECT = 1.7  # width / height; squarer frames go one per call
 
@@ -128,9 +132,52 @@ def detect_samples(detector: CoarseDetector, images: Sequence[np.ndarray]) -> li
     return out
 
 
-def _samples(path: Path, cfg: DetectionSection, duration: float) -> tuple[str, Iterator[Frame]]:
+def prefetch(items: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """The same frames in the same order, decoded by a thread ahead of the consumer (decoding and the
+    detector release the GIL, so they overlap); an error comes out where it happened in the sequence."""
+    if depth <= 0:
+        yield from items
+        return
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="preprocess-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue, then let it finish
+            with contextlib.suppress(queue.Empty):
+                q.get_nowait()
+            worker.join(timeout=0.05)
+
+
+def _samples(
+    path: Path, cfg: DetectionSection, duration: float, kts: list[float]
+) -> tuple[str, Iterator[Frame]]:
     """Keyframes when they come at least as often as the sample rate asks, else decode at that rate."""
-    kts = keyframe_times(path, limit=16)
     gaps = [b - a for a, b in zip(kts, kts[1:], strict=False)]
     gap = max(gaps) if gaps else duration
     if kts and gap <= max(1.0 / cfg.sample_fps, cfg.max_sample_gap_s):
@@ -172,11 +219,12 @@ def preprocess_clip(
 ) -> Manifest:
     """Run the cheap pass over one clip. A decode error mid-clip keeps the windows found before it."""
     path = Path(path)
-    info = probe(path)
+    info, kts = probe_keyframes(path, limit=16)
     if info.duration_s <= 0:
         raise VideoError(f"{path.name}: video has no duration")
     scale = info.width / min(info.width, SAMPLE_WIDTH)
-    mode, frames = _samples(path, cfg, info.duration_s)
+    mode, decoded = _samples(path, cfg, info.duration_s, kts)
+    frames = prefetch(decoded, PREFETCH)
     gate = MotionGate(cfg.motion_threshold)
     wanted = set(cfg.coarse_labels)
     hits: list[tuple[float, list[CoarseBox]]] = []

@@ -67,24 +67,37 @@ def _reason(exc: BaseException) -> str:
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     container = _open(path)
     try:
-        vs = container.streams.video[0]
-        fps = float(vs.average_rate or vs.guessed_rate or 0) or 30.0
-        if vs.duration is not None and vs.time_base is not None:
-            duration = float(vs.duration * vs.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
-        else:
-            duration = (vs.frames or 0) / fps
-        return VideoInfo(
-            duration_s=duration,
-            fps=fps,
-            width=vs.codec_context.width,
-            height=vs.codec_context.height,
-            frames=vs.frames or None,
-            codec=vs.codec_context.name,
-        )
+        return _info(container)
     finally:
         container.close()
+
+
+def probe_keyframes(path: str | os.PathLike[str], limit: int = 64) -> tuple[VideoInfo, list[float]]:
+    """``probe`` and ``keyframe_times`` with one opening of the file (opening probes the streams: ~10 ms)."""
+    container = _open(path)
+    try:
+        return _info(container), _keyframe_times(container, limit)
+    finally:
+        container.close()
+
+
+def _info(container: Any) -> VideoInfo:
+    vs = container.streams.video[0]
+    fps = float(vs.average_rate or vs.guessed_rate or 0) or 30.0
+    if vs.duration is not None and vs.time_base is not None:
+        duration = float(vs.duration * vs.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000
+    else:
+        duration = (vs.frames or 0) / fps
+    return VideoInfo(
+        duration_s=duration,
+        fps=fps,
+        width=vs.codec_context.width,
+        height=vs.codec_context.height,
+        frames=vs.frames or None,
+        codec=vs.codec_context.name,
+    )
 
 
 def _small_i420(frame: Any, width: int, height: int) -> np.ndarray:
@@ -210,13 +223,17 @@ def keyframe_times(path: str | os.PathLike[str], limit: int = 64) -> list[float]
     """Times of the first keyframes, read from packets only (nothing is decoded)."""
     container = _open(path)
     try:
-        vs = container.streams.video[0]
-        out: list[float] = []
-        for pkt in container.demux(vs):
-            if pkt.is_keyframe and pkt.pts is not None and vs.time_base is not None:
-                out.append(float(pkt.pts * vs.time_base))
-                if len(out) >= limit:
-                    break
-        return out
+        return _keyframe_times(container, limit)
     finally:
         container.close()
+
+
+def _keyframe_times(container: Any, limit: int) -> list[float]:
+    vs = container.streams.video[0]
+    out: list[float] = []
+    for pkt in container.demux(vs):
+        if pkt.is_keyframe and pkt.pts is not None and vs.time_base is not None:
+            out.append(float(pkt.pts * vs.time_base))
+            if len(out) >= limit:
+                break
+    return out

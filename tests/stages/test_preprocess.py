@@ -150,3 +150,28 @@ def test_two_samples_in_one_call_find_what_each_finds_alone(ctx: StageContext) -
             np.array([[d.x1, d.y1, d.x2, d.y2] for d in paired]),
         )
         assert (iou.max(axis=1) >= 0.6).sum() >= len(alone) - 1, iou
+
+
+def test_prefetch_keeps_order_passes_errors_and_stops_cleanly() -> None:
+    import threading
+
+    from dashcam.preprocess import prefetch
+    from dashcam.video.decode import VideoError
+
+    def frames(n: int, fail_at: int | None = None):  # type: ignore[no-untyped-def]
+        for i in range(n):
+            if i == fail_at:
+                raise VideoError(f"clip.mp4: decode error after {i} s")
+            yield i
+
+    assert list(prefetch(frames(50), 4)) == list(range(50))
+    got: list[int] = []
+    with pytest.raises(VideoError, match="after 7 s"):
+        for f in prefetch(frames(50, fail_at=7), 4):
+            got.append(f)
+    assert got == list(range(7))  # what came before the error is kept, in order
+    before = threading.active_count()
+    it = prefetch(frames(10_000), 2)
+    assert next(it) == 0
+    it.close()  # the consumer stops early (a decode error upstream, a crash): the thread ends too
+    assert threading.active_count() == before
