@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from dashcam.video.decode import VideoError, iter_frames
+from dashcam.video.decode import VideoError, iter_frames, prefetch
 from dashcam.vision.tracking import ByteTracker, Track, label_group
 from dashcam.vision.types import Detection
 
@@ -36,6 +36,7 @@ PLATE_LABEL = "plate"
 # unrelated photos 27-80, between two similar ones ~9 after a run of ~3. A cut is a change over SCENE_CUT,
 # or over SCENE_CUT_MIN and SCENE_CUT_JUMP times the typical change of the frames before it.
 SCENE_CUT = 25.0
+DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
 # a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better
@@ -316,7 +317,8 @@ def process_clip(
         next_clip_t = w_start
         try:
             t_dec = time.perf_counter()
-            for fi, frame in enumerate(iter_frames(path, start=w_start, end=w_end, fps=fps)):
+            frames = prefetch(iter_frames(path, start=w_start, end=w_end, fps=fps), DECODE_AHEAD)
+            for fi, frame in enumerate(frames):
                 timings["decode"] += time.perf_counter() - t_dec
                 if frame.t + 1e-6 >= next_clip_t:
                     h, w = frame.image.shape[:2]

@@ -8,11 +8,8 @@ deterministic JSON manifest: the same clip, model and config give the same bytes
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,7 +19,14 @@ import cv2
 import numpy as np
 
 from dashcam.config import DetectionSection
-from dashcam.video.decode import Frame, VideoError, iter_frames, iter_keyframes, probe_keyframes
+from dashcam.video.decode import (
+    Frame,
+    VideoError,
+    iter_frames,
+    iter_keyframes,
+    prefetch,
+    probe_keyframes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,48 +134,6 @@ def detect_samples(detector: CoarseDetector, images: Sequence[np.ndarray]) -> li
         y1, y2 = (min(max(v - top, 0.0), half) for v in (d.y1, d.y2))
         out[k].append(replace(d, x1=d.x1 * fx, x2=d.x2 * fx, y1=y1 * fy, y2=y2 * fy))
     return out
-
-
-def prefetch(items: Iterator[Frame], depth: int) -> Iterator[Frame]:
-    """The same frames in the same order, decoded by a thread ahead of the consumer (decoding and the
-    detector release the GIL, so they overlap); an error comes out where it happened in the sequence."""
-    if depth <= 0:
-        yield from items
-        return
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="preprocess-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = q.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue, then let it finish
-            with contextlib.suppress(queue.Empty):
-                q.get_nowait()
-            worker.join(timeout=0.05)
 
 
 def _samples(
