@@ -135,6 +135,13 @@ class RapidOcrConfig(BaseModel):
     min_confidence: float = Field(
         default=0.0, ge=0.0, le=1.0, description="text read with a lower score is dropped"
     )
+    constrained: bool = Field(
+        default=True,
+        description="decode the recogniser's per-step probabilities restricted to plate characters (A-Z0-9, "
+        "upper and lower case summed, other scripts masked) and return per-character probabilities for the "
+        "vote and the format check; false takes RapidOCR's own text (any script). Recognition only: with "
+        "detect on, RapidOCR's text is used",
+    )
 
 
 class EasyOcrConfig(BaseModel):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import string
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 from dashcam.vision.config import EasyOcrConfig, RapidOcrConfig, TesseractOcrConfig
 from dashcam.vision.errors import BackendUnavailable, OcrWeightsMissing, missing_runtime
 from dashcam.vision.models import search_dirs
+from dashcam.vision.plate_text import SEPARATOR_CHARS
 from dashcam.vision.types import OcrResult
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,99 @@ C = TypeVar("C")
 EASYOCR_DETECTOR = "craft_mlt_25k.pth"
 # Recognizer weights per language set EasyOCR would pick; other sets are checked by EasyOCR itself.
 EASYOCR_RECOGNIZERS = {frozenset({"en"}): "english_g2.pth"}
+
+
+# The characters of a normalised plate, in the order of the decoder's plate classes.
+PLATE_ALPHABET = string.ascii_uppercase + string.digits
+_BLANK, _SEPARATOR, _UPPER, _LOWER = 0, 1, 2, 2 + len(PLATE_ALPHABET)
+_N_GROUPS = _LOWER + 26
+# Alternatives below this probability are left out of OcrResult.char_probs.
+_MIN_CHAR_PROB = 1e-4
+
+
+def _plate_group(ch: str) -> int | None:
+    """The decoder group of one recogniser class: separator, plate character (upper/lower), None = masked."""
+    if ch == "|":  # a thin I, as normalise reads it
+        return _UPPER + PLATE_ALPHABET.index("I")
+    if ch.isspace() or ch in SEPARATOR_CHARS:
+        return _SEPARATOR
+    # Accented and full-width forms count as their base letter or digit (Č -> C, Ａ -> A, ² -> 2).
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    if len(base) != 1 or not base.isascii() or not base.isalnum():
+        return None
+    if base.islower():
+        return _LOWER + string.ascii_lowercase.index(base)
+    return _UPPER + PLATE_ALPHABET.index(base)
+
+
+class PlateCtcDecoder:
+    """Greedy CTC decoding of a recogniser's per-step class probabilities, restricted to plate characters.
+
+    ``characters`` is the recogniser's class list, index 0 the CTC blank. Classes are grouped: blank; separators
+    (space, punctuation); the 36 plate characters, where the upper- and lower-case forms of a letter (and
+    accented forms) add up; every other class (CJK, symbols) is masked and the rest renormalised. Each step
+    takes its most probable group; repeats not split by a blank or separator are one character.
+    """
+
+    def __init__(self, characters: Sequence[str]) -> None:
+        groups = [_BLANK] + [_plate_group(c) for c in characters[1:]]
+        kept = sorted((g, i) for i, g in enumerate(groups) if g is not None)
+        # Class columns ordered by group, where each group starts, and which groups have classes at all.
+        self._cols = np.array([i for _, i in kept], dtype=np.int64)
+        self._groups = np.array(sorted({g for g, _ in kept}), dtype=np.int64)
+        self._starts = np.searchsorted([g for g, _ in kept], self._groups)
+
+    def decode(self, probs: np.ndarray) -> tuple[str, tuple[dict[str, float], ...]]:
+        """Text and per-character probabilities of one [T, C] softmax output.
+
+        The text keeps case (a letter is lower case when its lower-case classes carry more mass) and a space
+        for each run of separators, so that normalise() can drop small print; ``char_probs`` has one mapping
+        per character of the text (plate character -> highest probability over the character's steps,
+        ``{}`` for a space).
+        """
+        probs = np.asarray(probs, dtype=np.float32)
+        grouped = np.zeros((probs.shape[0], _N_GROUPS), dtype=np.float32)
+        # A sum per group without BLAS: its worker threads would fight onnxruntime's for the cores.
+        grouped[:, self._groups] = np.add.reduceat(probs[:, self._cols], self._starts, axis=1)
+        upper, lower = grouped[:, _UPPER:_LOWER], grouped[:, _LOWER:]
+        plate = upper.copy()
+        plate[:, :26] += lower
+        scores = np.concatenate([grouped[:, :_UPPER], plate], axis=1)
+        scores /= np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
+        best = scores.argmax(axis=1)
+
+        text: list[str] = []
+        chars: list[dict[str, float]] = []
+
+        def emit(k: int, steps: list[int]) -> None:
+            dist = scores[steps, _UPPER:].max(axis=0)
+            ch = PLATE_ALPHABET[k]
+            if k < 26 and lower[steps, k].sum() > upper[steps, k].sum():
+                ch = ch.lower()
+            text.append(ch)
+            chars.append({PLATE_ALPHABET[j]: float(p) for j, p in enumerate(dist) if p >= _MIN_CHAR_PROB})
+
+        run: list[int] = []  # steps of the character being read
+        prev = _BLANK
+        for t, g in enumerate(best.tolist()):
+            if g >= _UPPER and g == prev and run:
+                run.append(t)
+                continue
+            if run:
+                emit(prev - _UPPER, run)
+                run = []
+            if g == _SEPARATOR and text and text[-1] != " ":
+                text.append(" ")
+                chars.append({})
+            elif g >= _UPPER:
+                run = [t]
+            prev = g
+        if run:
+            emit(prev - _UPPER, run)
+        while text and text[-1] == " ":
+            text.pop()
+            chars.pop()
+        return "".join(text), tuple(chars)
 
 
 def _join(pieces: Sequence[tuple[str, float]], min_confidence: float) -> OcrResult:
@@ -64,7 +160,12 @@ class OcrBackend(ABC, Generic[C]):
 
 
 class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
-    """RapidOCR's PP-OCR models through onnxruntime; recognition only unless ``detect`` is set."""
+    """RapidOCR's PP-OCR models through onnxruntime; recognition only unless ``detect`` is set.
+
+    With ``constrained`` (and no ``detect``) the recognition session is run here and its output decoded by
+    :class:`PlateCtcDecoder`: the text holds plate characters only, ``char_probs`` their probabilities and the
+    confidence is their mean.
+    """
 
     backend = "rapidocr"
 
@@ -75,11 +176,37 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
         except ImportError as exc:
             raise missing_runtime("rapidocr", "rapidocr and onnxruntime", kind="OCR backend") from exc
         self._engine = RapidOCR(params={"Global.log_level": "warning"})
+        self._decoder: PlateCtcDecoder | None = None
         self._loaded = True
         # The first call creates the onnxruntime sessions' buffers: do it before the first real crop.
-        self._read(np.full((48, 160, 3), 255, dtype=np.uint8))
+        warm = np.full((48, 160, 3), 255, dtype=np.uint8)
+        self._engine(warm, use_det=False, use_cls=False, use_rec=True)
+        if self.cfg.constrained and not self.cfg.detect:
+            rec: Any = getattr(self._engine, "text_rec", None)
+            try:
+                self._decoder = PlateCtcDecoder(rec.postprocess_op.character)
+                self._rec = rec
+                self._read(warm)
+            except (AttributeError, TypeError, ValueError) as exc:  # another rapidocr layout: its own text
+                log.warning("rapidocr: plate-constrained decoding unavailable (%s), using its text", exc)
+                self._decoder = None
+
+    def _recognise(self, crop: np.ndarray) -> np.ndarray:
+        """The recogniser's [T, C] class probabilities for one crop, pre-processed as RapidOCR does."""
+        img, _ = self._engine.preprocess_img(self._engine.load_img(crop))
+        _, in_h, in_w = self._rec.rec_image_shape
+        h, w = img.shape[:2]
+        batch = self._rec.resize_norm_img(img, max(in_w / in_h, w / h))[np.newaxis].astype(np.float32)
+        return np.asarray(self._rec.session(batch))[0]
 
     def _read(self, crop: np.ndarray) -> OcrResult:
+        if self._decoder is not None:
+            text, chars = self._decoder.decode(self._recognise(crop))
+            probs = [c[ch.upper()] for ch, c in zip(text, chars, strict=True) if c]
+            confidence = float(np.mean(probs)) if probs else 0.0
+            if not probs or confidence < self.cfg.min_confidence:
+                return OcrResult(text="", confidence=0.0, raw=((text, confidence),))
+            return OcrResult(text=text, confidence=confidence, raw=((text, confidence),), char_probs=chars)
         out = self._engine(crop, use_det=self.cfg.detect, use_cls=self.cfg.detect, use_rec=True)
         texts = getattr(out, "txts", None) or ()
         scores = getattr(out, "scores", None) or ()

@@ -20,7 +20,7 @@ from dashcam.vision.config import (
 )
 from dashcam.vision.detectors import Detector, build_detector
 from dashcam.vision.ocr import OcrBackend, build_ocr
-from dashcam.vision.plate_text import PlateConsensus, PlateRules, consensus, correct_format, normalise
+from dashcam.vision.plate_text import PlateConsensus, PlateRules, consensus, correct_format, normalise_map
 
 log = logging.getLogger(__name__)
 
@@ -263,23 +263,32 @@ class PlateReader:
         return kept[: opt.max_plates]
 
     def read_boxes(self, frame: np.ndarray, boxes: Sequence[tuple[Box, float]]) -> list[PlateRead]:
-        """Read each plate box: every crop variant through the OCR, normalised, voted on."""
+        """Read each plate box: every crop variant through the OCR, normalised, voted on.
+
+        Best first: with country formats configured, reads that match one come before those that match none
+        (a dealer's name on the frame is no plate), then by score.
+        """
         crops = [self.crops.variant(v, frame, box) for box, _ in boxes for v in self.options.variants]
         results = self.ocr.read(crops) if crops else []
         nv = len(self.options.variants)
         reads: list[PlateRead] = []
         for k, (box, det_score) in enumerate(boxes):
             mine = results[k * nv : (k + 1) * nv]
-            texts = [(normalise(r.text, self.rules), r.confidence, r.text) for r in mine]
-            good = [(t, c) for t, c, _ in texts if self.rules.length_ok(t)]
+            texts = []
+            for r in mine:
+                text, kept = normalise_map(r.text, self.rules)
+                probs = tuple(r.char_probs[i] for i in kept) if len(r.char_probs) == len(r.text) else None
+                texts.append((text, r.confidence, r.text, probs))
+            good = [(t, c, p) for t, c, _, p in texts if self.rules.length_ok(t)]
             if not good:
                 continue
             voted: PlateConsensus = consensus(good, confusions=self.rules.confusions)
-            text, country = correct_format(voted.text, self.rules)
+            text, country = correct_format(voted.text, self.rules, voted.char_scores or None)
             raw = max(texts, key=lambda t: (t[0] == voted.text, t[1]))[2]
             alts = tuple(a for a in (voted.text, *voted.alternatives) if a != text)
             reads.append(PlateRead(text, raw, voted.confidence, box, det_score, alts, country))
-        return sorted(reads, key=lambda r: -r.score)
+        unmatched = bool(self.rules.formats)
+        return sorted(reads, key=lambda r: (unmatched and r.country is None, -r.score))
 
     def read_image(self, frame: np.ndarray, vehicle_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
         """The plates in one BGR frame, best first; ``vehicle_boxes`` (xyxy) are searched closely."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +46,14 @@ class Detection:
 
 @dataclass(frozen=True)
 class OcrResult:
-    """Text read from one crop: the joined text, its confidence (0..1) and the backend's raw pieces."""
+    """Text read from one crop: the joined text, its confidence (0..1) and the backend's raw pieces.
+
+    ``char_probs`` is empty unless the backend decodes per character (rapidocr's plate-constrained decoding):
+    then it holds one mapping per character of ``text``, plate character (A-Z0-9) -> probability, empty for
+    a separator.
+    """
 
     text: str
     confidence: float
     raw: tuple[Any, ...] = field(default=(), compare=False)
+    char_probs: tuple[Mapping[str, float], ...] = field(default=(), compare=False)

@@ -16,8 +16,9 @@ from dashcam.vision.errors import BackendUnavailable, OcrWeightsMissing
 from dashcam.vision.ocr import EasyOcrBackend, build_ocr
 from tests.vision.conftest import gt_box, sample
 
-# rapidocr (recognition only) on the fixed 20-per-set sample of ground-truth crops: exact 28/40 = 0.70,
-# within one edit 35/40 = 0.88; on all 330 crops: exact 254 (0.77), within one edit 310 (0.94).
+# rapidocr (recognition only) on the fixed 20-per-set sample of ground-truth crops, RapidOCR's own text: exact
+# 28/40 = 0.70, within one edit 35/40 = 0.88; on all 330 crops: exact 254 (0.77), within one edit 310 (0.94).
+# Plate-constrained decoding on the same sample: CONSTRAINED_SAMPLE.
 EXACT_FLOOR = 0.60
 NEAR_FLOOR = 0.80
 
@@ -36,8 +37,9 @@ def _edits(a: str, b: str) -> int:
     return row[-1]
 
 
-def test_rapidocr_reads_real_plates(plates: list[dict[str, str]]) -> None:
-    ocr = build_ocr(RapidOcrConfig())
+@pytest.mark.parametrize("constrained", [True, False], ids=["constrained", "rapidocr-text"])
+def test_rapidocr_reads_real_plates(plates: list[dict[str, str]], constrained: bool) -> None:
+    ocr = build_ocr(RapidOcrConfig(constrained=constrained))
     ocr.load()
     rows = sample(plates, 20)
     crops = []
@@ -51,11 +53,23 @@ def test_rapidocr_reads_real_plates(plates: list[dict[str, str]]) -> None:
     exact = sum(t == row["plate"] for t, row in zip(read, rows, strict=True)) / len(rows)
     near = sum(_edits(t, row["plate"]) <= 1 for t, row in zip(read, rows, strict=True)) / len(rows)
     print(
-        f"\nrapidocr on {len(rows)} plate crops: exact {exact:.2f}, within one edit {near:.2f}, {ms:.0f} ms per crop"
+        f"\nrapidocr ({'constrained' if constrained else 'own text'}) on {len(rows)} plate crops: exact {exact:.2f}, "
+        f"within one edit {near:.2f}, {ms:.0f} ms per crop"
     )
     assert exact >= EXACT_FLOOR and near >= NEAR_FLOOR
     assert all(0.0 <= r.confidence <= 1.0 for r in results)
     assert ocr.read([np.full((40, 120, 3), 255, np.uint8)])[0].text == ""
+    if not constrained:
+        assert all(r.char_probs == () for r in results)
+        return
+    for r in results:
+        # Plate characters and spaces only, one probability mapping per character (empty for a space).
+        assert re.fullmatch(r"[A-Za-z0-9 ]*", r.text), r.text
+        assert len(r.char_probs) == len(r.text)
+        for ch, probs in zip(r.text, r.char_probs, strict=True):
+            assert (probs == {}) == (ch == " ")
+            assert not probs or max(probs, key=probs.__getitem__) == ch.upper()
+            assert all(0.0 < p <= 1.0 for p in probs.values())
 
 
 def test_easyocr_without_weights_says_pull(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dashcam.config import PlatesSection
 from dashcam.vision.plate_text import (
     PlateRules,
@@ -9,6 +11,7 @@ from dashcam.vision.plate_text import (
     correct_format,
     edit_distance,
     normalise,
+    normalise_map,
     plate_key,
 )
 
@@ -36,6 +39,13 @@ def test_normalise_drops_long_slogans_only_when_too_long() -> None:
     assert normalise("NEILDMND", rules) == "NEILDMND"  # a vanity plate alone is kept
 
 
+def test_normalise_map_points_at_the_source_characters() -> None:
+    assert normalise_map("czWSQ 3021") == ("WSQ3021", (2, 3, 4, 6, 7, 8, 9))
+    assert normalise_map(" S|-819AK") == ("SI819AK", (1, 2, 4, 5, 6, 7, 8))
+    assert normalise_map("California 6ABC123")[1] == tuple(range(11, 18))
+    assert normalise_map("") == ("", ())
+
+
 def test_plate_key_folds_confusable_letters() -> None:
     assert plate_key("OSG719") == plate_key("0SG719") == "05G719"
     assert plate_key("b8-iz", {"B": "8", "I": "1", "Z": "2"}) == "8812"
@@ -60,6 +70,31 @@ def test_correct_format_leaves_unmatchable_text_alone() -> None:
 def test_correct_format_no_letter_o_pattern() -> None:
     rules = PlateRules.build(formats=[("US", r"^[A-NP-Z0-9]{2,8}$")])
     assert correct_format("CHOP8Y", rules) == ("CH0P8Y", "US")
+
+
+def _sure(text: str, **unsure: dict[str, float]) -> list[dict[str, float]]:
+    """Per-character probabilities: each character certain, except positions given as p<index>=mapping."""
+    return [unsure.get(f"p{i}", {ch: 0.9999}) for i, ch in enumerate(text)]
+
+
+def test_correct_format_with_probabilities_only_makes_plausible_swaps() -> None:
+    rules = PlateRules.build(formats=[SK, ("CZ", r"^[0-9][A-Z][0-9A-Z][0-9]{4}$")])
+    # An old plate that fits no format: the table alone turns its crisp B into an 8 to fit CZ.
+    assert correct_format("BS47040", rules) == ("8S47040", "CZ")
+    crisp = _sure("BS47040", p0={"B": 0.9999, "8": 0.00008})
+    assert correct_format("BS47040", rules, crisp) == ("BS47040", None)
+    # A 0 the recogniser found O-ish enough is swapped as before.
+    hesitant = _sure("RK826A0", p6={"0": 0.7, "O": 0.3})
+    assert correct_format("RK826A0", rules, hesitant) == ("RK826AO", "SK")
+    # Scores that do not line up with the text are ignored.
+    assert correct_format("BS47040", rules, crisp[:3]) == ("8S47040", "CZ")
+
+
+def test_correct_format_with_probabilities_takes_the_likelier_swap() -> None:
+    rules = PlateRules.build(formats=[("T", r"^(B8|8B)$")])
+    assert correct_format("88", rules) == ("B8", "T")  # the table: the first position that fits
+    scores = [{"8": 0.9, "B": 0.1}, {"8": 0.6, "B": 0.4}]
+    assert correct_format("88", rules, scores) == ("8B", "T")
 
 
 def test_rules_from_config_section() -> None:
@@ -104,6 +139,21 @@ def test_consensus_prefers_the_heavier_length() -> None:
     out = consensus([("AB12CDE", 0.9), ("AB12CDE", 0.9), ("AB12CDEI", 0.95)])
     assert out.text == "AB12CDE"
     assert out.alternatives == ["AB12CDEI"]
+
+
+def test_consensus_weights_votes_by_character_probability() -> None:
+    plain = [("AB12", 0.9), ("A812", 0.8)]
+    assert consensus(plain).text == "AB12"
+    # The first read hesitated on its B, the second was sure of its 8: the 8 wins the position.
+    probs = [
+        ("AB12", 0.9, _sure("AB12", p1={"B": 0.3, "8": 0.25})),
+        ("A812", 0.8, _sure("A812", p1={"8": 0.95, "B": 0.04})),
+    ]
+    out = consensus(probs)
+    assert out.text == "A812"
+    assert out.char_scores[1]["8"] == pytest.approx((0.9 * 0.25 + 0.8 * 0.95) / 1.7)
+    assert out.char_scores[0]["A"] == pytest.approx(0.9999)
+    assert consensus(plain).char_scores == ()
 
 
 def test_consensus_single_and_empty() -> None:
