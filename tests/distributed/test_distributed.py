@@ -89,14 +89,16 @@ def test_pipeline_across_pools_survives_a_killed_gpu_worker(deployment: Cluster,
     (card2 / "2023_0815_120200_000103F.MP4").write_bytes(mp4_variant(lanes, "again"))
     d.run_deployment("ingest/ingest", folder=str(card2), chain=True, stable_check_s=0)
 
-    def heavy_running() -> str | None:
+    def heavy_running() -> tuple[str, str] | None:
         for stages in d.stage_runs().values():
             run = stages.get("heavy")
             if run is not None and run.status == "running" and run.clip_id not in clips.values():
-                return run.device
+                return run.device, run.flow_run_id
         return None
 
-    victim = wait_for("the heavy stage to start on the new clip", heavy_running, timeout=240, every=0.5)
+    victim, dead_run = wait_for(
+        "the heavy stage to start on the new clip", heavy_running, timeout=240, every=0.5
+    )
     d.kill(f"worker-{victim}")
     # its lease runs out (8 s); the reconcile sweep, repeated until then, hands the clip to the other gpu worker
 
@@ -110,6 +112,17 @@ def test_pipeline_across_pools_survives_a_killed_gpu_worker(deployment: Cluster,
     heavy = runs[new_id]["heavy"]
     assert heavy.status == "done" and heavy.device != victim and heavy.attempts == 2
     assert _sightings(d, new_id) == clean  # exactly once: the same rows as the clean run
+
+    # Prefect's side of the power loss: the dead run's heartbeats stopped, and the automation that
+    # `dashcam setup` made marks it Crashed (90 s without one here) instead of leaving it Running forever
+    def dead_run_state() -> dict[str, Any] | None:
+        state = d.api_get(f"/flow_runs/{dead_run}")["state"]
+        return state if state and state["type"] == "CRASHED" else None
+
+    crashed = wait_for(
+        "the heartbeat automation to mark the dead run crashed", dead_run_state, timeout=300, every=5
+    )
+    assert "no heartbeat" in (crashed["message"] or "")
 
     # re-sending the same clips changes nothing
     before = {c: {s: (r.attempts, r.status) for s, r in st.items()} for c, st in d.stage_runs().items()}
