@@ -199,14 +199,45 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
         batch = self._rec.resize_norm_img(img, max(in_w / in_h, w / h))[np.newaxis].astype(np.float32)
         return np.asarray(self._rec.session(batch))[0]
 
+    def read(self, crops: Sequence[np.ndarray]) -> list[OcrResult]:
+        """The text of each crop; with the constrained decoder, crops of a similar shape share one call."""
+        if not self._loaded:
+            self.load()
+        if self._decoder is None or len(crops) < 2:
+            return [self._read(c) for c in crops]
+        _, in_h, in_w = self._rec.rec_image_shape
+        imgs = [self._engine.preprocess_img(self._engine.load_img(c))[0] for c in crops]
+        ratios = [max(in_w / in_h, i.shape[1] / i.shape[0]) for i in imgs]
+        out: list[OcrResult | None] = [None] * len(crops)
+        # groups of crops whose width (at the model's height) is within 10 %: padding a crop far wider
+        # would add many blank steps and change what the recogniser sees
+        order = sorted(range(len(crops)), key=lambda k: ratios[k])
+        groups: list[list[int]] = []
+        for k in order:
+            if groups and ratios[k] <= ratios[groups[-1][0]] * 1.1:
+                groups[-1].append(k)
+            else:
+                groups.append([k])
+        for group in groups:
+            widest = max(ratios[k] for k in group)
+            batch = np.stack([self._rec.resize_norm_img(imgs[k], widest) for k in group]).astype(np.float32)
+            probs = np.asarray(self._rec.session(batch))
+            for row, k in enumerate(group):
+                out[k] = self._decoded(probs[row])
+        return [r for r in out if r is not None]
+
+    def _decoded(self, probs: np.ndarray) -> OcrResult:
+        assert self._decoder is not None
+        text, chars = self._decoder.decode(probs)
+        probs_kept = [c[ch.upper()] for ch, c in zip(text, chars, strict=True) if c]
+        confidence = float(np.mean(probs_kept)) if probs_kept else 0.0
+        if not probs_kept or confidence < self.cfg.min_confidence:
+            return OcrResult(text="", confidence=0.0, raw=((text, confidence),))
+        return OcrResult(text=text, confidence=confidence, raw=((text, confidence),), char_probs=chars)
+
     def _read(self, crop: np.ndarray) -> OcrResult:
         if self._decoder is not None:
-            text, chars = self._decoder.decode(self._recognise(crop))
-            probs = [c[ch.upper()] for ch, c in zip(text, chars, strict=True) if c]
-            confidence = float(np.mean(probs)) if probs else 0.0
-            if not probs or confidence < self.cfg.min_confidence:
-                return OcrResult(text="", confidence=0.0, raw=((text, confidence),))
-            return OcrResult(text=text, confidence=confidence, raw=((text, confidence),), char_probs=chars)
+            return self._decoded(self._recognise(crop))
         out = self._engine(crop, use_det=self.cfg.detect, use_cls=self.cfg.detect, use_rec=True)
         texts = getattr(out, "txts", None) or ()
         scores = getattr(out, "scores", None) or ()
