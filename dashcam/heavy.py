@@ -36,9 +36,9 @@ PLATE_LABEL = "plate"
 # unrelated photos 27-80, between two similar ones ~9 after a run of ~3. A cut is a change over SCENE_CUT,
 # or over SCENE_CUT_MIN and SCENE_CUT_JUMP times the typical change of the frames before it.
 SCENE_CUT = 25.0
-DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
+DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones
 # a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better
 SETTLED_READS = 3
 SETTLED_CONFIDENCE = 0.8

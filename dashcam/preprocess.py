@@ -33,11 +33,11 @@ log = logging.getLogger(__name__)
 STAGE_VERSION = "2"
 SAMPLE_WIDTH = 640  # the coarse detectors run at 320-640 px: decoding bigger is wasted work
 GATE_SIZE = (160, 90)
+PREFETCH = 4  # samples decoded ahead while the detector runs
 # Two landscape samples share one square detector input, stacked (each squeezed to half the height: a
 # 16:9 frame loses 11 % of its height, which does not hide a vehicle). A letterboxed 16:9 frame wastes 44 %
 # of a square input on grey bars, so the pair costs what one sample did. A hit still decides whether the
 # sample after the pair is looked at.
-PREFETCH = 4  # samples decoded ahead while the detector runs
 PAIR_SIDE = 640
 PAIR_MIN_ASPECT = 1.7  # width / height; squarer frames go one per call
 

@@ -78,7 +78,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def probe_keyframes(path: str | os.PathLike[str], limit: int = 64) -> tuple[VideoInfo, list[float]]:
-    """``probe`` and ``keyframe_times`` with one opening of the file (opening probes the streams: ~10 ms)."""
+    """``probe`` and the times of the first ``limit`` keyframes (read from packets, nothing decoded), with one opening of the file (opening probes the streams: ~10 ms)."""
     container = _open(path)
     try:
         return _info(container), _keyframe_times(container, limit)
@@ -224,15 +224,6 @@ def iter_frames(
         container.close()
 
 
-def keyframe_times(path: str | os.PathLike[str], limit: int = 64) -> list[float]:
-    """Times of the first keyframes, read from packets only (nothing is decoded)."""
-    container = _open(path)
-    try:
-        return _keyframe_times(container, limit)
-    finally:
-        container.close()
-
-
 def _keyframe_times(container: Any, limit: int) -> list[float]:
     vs = container.streams.video[0]
     out: list[float] = []
@@ -267,6 +258,12 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
             q.put(("end", None))
         except BaseException as exc:  # handed to the consumer, raised there
             q.put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if (
+                close is not None
+            ):  # a consumer that stopped early: the decoder's file is closed now, not at GC
+                close()
 
     worker = threading.Thread(target=produce, name="decode-ahead", daemon=True)
     worker.start()

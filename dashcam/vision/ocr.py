@@ -191,24 +191,17 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
                 log.warning("rapidocr: plate-constrained decoding unavailable (%s), using its text", exc)
                 self._decoder = None
 
-    def _recognise(self, crop: np.ndarray) -> np.ndarray:
-        """The recogniser's [T, C] class probabilities for one crop, pre-processed as RapidOCR does."""
-        img, _ = self._engine.preprocess_img(self._engine.load_img(crop))
-        _, in_h, in_w = self._rec.rec_image_shape
-        h, w = img.shape[:2]
-        batch = self._rec.resize_norm_img(img, max(in_w / in_h, w / h))[np.newaxis].astype(np.float32)
-        return np.asarray(self._rec.session(batch))[0]
-
     def read(self, crops: Sequence[np.ndarray]) -> list[OcrResult]:
         """The text of each crop; with the constrained decoder, crops of a similar shape share one call."""
         if not self._loaded:
             self.load()
-        if self._decoder is None or len(crops) < 2:
+        if self._decoder is None:
             return [self._read(c) for c in crops]
+        # pre-processed as RapidOCR does, each at least as wide as the model's own input
         _, in_h, in_w = self._rec.rec_image_shape
         imgs = [self._engine.preprocess_img(self._engine.load_img(c))[0] for c in crops]
         ratios = [max(in_w / in_h, i.shape[1] / i.shape[0]) for i in imgs]
-        out: list[OcrResult | None] = [None] * len(crops)
+        out: dict[int, OcrResult] = {}
         # groups of crops whose width (at the model's height) is within 10 %: padding a crop far wider
         # would add many blank steps and change what the recogniser sees
         order = sorted(range(len(crops)), key=lambda k: ratios[k])
@@ -224,7 +217,7 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
             probs = np.asarray(self._rec.session(batch))
             for row, k in enumerate(group):
                 out[k] = self._decoded(probs[row])
-        return [r for r in out if r is not None]
+        return [out[k] for k in range(len(crops))]
 
     def _decoded(self, probs: np.ndarray) -> OcrResult:
         assert self._decoder is not None
@@ -237,7 +230,7 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
 
     def _read(self, crop: np.ndarray) -> OcrResult:
         if self._decoder is not None:
-            return self._decoded(self._recognise(crop))
+            return self.read([crop])[0]
         out = self._engine(crop, use_det=self.cfg.detect, use_cls=self.cfg.detect, use_rec=True)
         texts = getattr(out, "txts", None) or ()
         scores = getattr(out, "scores", None) or ()
