@@ -1,14 +1,15 @@
 """Orchestration overhead: short clips through the four work pools on loopback, Prefect's time vs the stages' work.
 
-    DASHCAM_MODELS_DIR=../shared/models python bench/orchestration.py [--clips 200] [--query-seconds 1]
+    DASHCAM_MODELS_DIR=../shared/models python bench/orchestration.py [--clips 200] [--query-seconds 1] [--batch-size 8]
 
 The real deployment on this machine (dashcam.testing.cluster): a throwaway PostgreSQL, `prefect server start`,
 `dashcam setup` (pools and their limits, blocks, the deployments of prefect.yaml with their schedules) and one
 `prefect worker start` per device (nas-1, jetson-1, gpu-1, gpu-2, shed-1), polling every --query-seconds
 (PREFECT_WORKER_QUERY_SECONDS: 1 as in the tests; Prefect's default is 10). N tiny synthetic clips (1 s at
 320x180: one render, cached; each copy made unique by a trailing MP4 `free` box) are fed to the ingest
-deployment as one folder; each clip then chains preprocess -> heavy -> archive, one flow run per clip and
-stage, as in production. Inference is negligible on purpose: what is measured is the orchestration.
+deployment as one folder; the clips then chain preprocess -> heavy -> archive as in production, in flow runs
+of up to --batch-size clips (global.chain_batch_size; 1: one flow run per clip and stage). Inference is
+negligible on purpose: what is measured is the orchestration.
 
 Per clip-stage the stage's own work (its stage_run row: started_at -> finished_at) is set against its flow
 run's life in Prefect (state history: Scheduled -> Pending -> Running -> Completed):
@@ -24,6 +25,8 @@ run's life in Prefect (state history: Scheduled -> Pending -> Running -> Complet
              + task    (stage task run - work: task engine, cache key, cached-result lookup, model loading
                        where it is outside the stage's record)
 
+A flow run that carried several clips shares its overhead (and each part of it) evenly among them; work,
+slot wait and lifetime stay each clip's own.
 Ingest imports the whole folder in one flow run (as a camera sync does); its overhead is shown per clip.
 Flow runs besides the one per clip and stage (scheduled ingest / reconcile runs, duplicates) are reported.
 Everything (processes, databases, temp dirs) is cleaned up on exit, on errors, on Ctrl-C and on SIGTERM.
@@ -49,7 +52,7 @@ from _common import models_dir, synthetic_clip
 
 from dashcam.testing.cluster import STAGE_POOL, STAGES, Cluster, throwaway_postgres, wait_for
 
-CLIP_STAGES = STAGES[1:]  # one flow run per clip (ingest takes the whole folder in one)
+CLIP_STAGES = STAGES[1:]  # chained per clip or batch of clips (ingest takes the whole folder in one run)
 LOAD: list[float] = []  # the machine's 1-min load average, sampled while the clips go through
 
 
@@ -154,6 +157,8 @@ def measure(data: dict[str, Any], n: int, fed_run_id: str) -> dict[str, Any]:
     rows: dict[str, dict[str, list[float]]] = {s: defaultdict(list) for s in CLIP_STAGES}
     problems: list[str] = []
     ends: list[datetime] = []
+    # the clips each flow run did (chaining hands several clips to one run: its cost is shared among them)
+    carried: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for clip_id, stages in sorted(sr.items()):
         for stage in CLIP_STAGES:
             row = stages.get(stage)
@@ -166,25 +171,37 @@ def measure(data: dict[str, Any], n: int, fed_run_id: str) -> dict[str, Any]:
             if fr is None or not fr["end_time"]:
                 problems.append(f"clip {clip_id}: {stage} flow run {row.flow_run_id} not found or not ended")
                 continue
-            task = next((t for t in tasks_of[fr["id"]] if t["name"] == f"{stage}-{clip_id}"), None)
-            pending = next((t for t, kind in fr["states"] if kind == "PENDING"), None)
-            start, end, sched = ts(fr["start_time"]), ts(fr["end_time"]), ts(fr["expected_start_time"])
-            can = ready.get(fr["id"], sched)
-            work = secs(ts(row.started_at), ts(row.finished_at)) or 0.0
-            flow = secs(start, end) or 0.0
-            task_s = secs(ts(task["start_time"]), ts(task["end_time"])) if task else None
-            m = rows[stage]
+            carried[(stage, fr["id"])].append(row)
+    for (stage, fid), done in carried.items():
+        fr, n_run = by_id[fid], len(done)
+        start, end, sched = ts(fr["start_time"]), ts(fr["end_time"]), ts(fr["expected_start_time"])
+        can = ready.get(fid, sched)
+        works = [secs(ts(row.started_at), ts(row.finished_at)) or 0.0 for row in done]
+        flow = secs(start, end) or 0.0
+        names = {f"{stage}-{row.clip_id}" for row in done}
+        task_s = [
+            secs(ts(t["start_time"]), ts(t["end_time"])) or 0.0 for t in tasks_of[fid] if t["name"] in names
+        ]
+        pending = next((t for t, kind in fr["states"] if kind == "PENDING"), None)
+        pull = fr["marks"].get("pull")
+        # per clip-stage: the run's overhead shared by the clips it carried; the clip's own work and waits
+        share = {
+            "overhead": ((secs(can, end) or 0.0) - sum(works)) / n_run,
+            "pickup": (secs(can, pending) or 0.0) / n_run,
+            "spawn": (secs(pending, start) or 0.0) / n_run,
+        }
+        if pull is not None:
+            share["boot"] = (secs(pending, pull) or 0.0) / n_run
+            share["load"] = (secs(pull, start) or 0.0) / n_run
+        if len(task_s) == n_run:
+            share["engine"] = (flow - sum(task_s)) / n_run
+            share["task"] = (sum(task_s) - sum(works)) / n_run
+        m = rows[stage]
+        m["clips per run"].append(float(n_run))
+        for work in works:
             m["work"].append(work)
-            m["overhead"].append((secs(can, end) or 0.0) - work)
-            m["pickup"].append(secs(can, pending) or 0.0)
-            m["spawn"].append(secs(pending, start) or 0.0)
-            pull = fr["marks"].get("pull")
-            if pull is not None:
-                m["boot"].append(secs(pending, pull) or 0.0)
-                m["load"].append(secs(pull, start) or 0.0)
-            if task_s is not None:
-                m["engine"].append(flow - task_s)
-                m["task"].append(task_s - work)
+            for key, value in share.items():
+                m[key].append(value)
             m["slot wait"].append(secs(sched, can) or 0.0)
             m["lifetime"].append(secs(sched, end) or 0.0)
             if stage == "archive" and end is not None:
@@ -309,8 +326,9 @@ def line(label: str, values: list[float]) -> str:
 
 
 LABELS = {
+    "clips per run": "clips per flow run (n: flow runs)",
     "work": "work (stage_run started -> finished)",
-    "overhead": "overhead (slot free -> end, minus work)",
+    "overhead": "overhead (slot free -> end, minus work) / clips",
     "pickup": "  pickup (slot free -> Pending)",
     "spawn": "  spawn (Pending -> Running)",
     "boot": "    python, import prefect (-> pull step)",
@@ -327,7 +345,8 @@ def report(m: dict[str, Any], args: argparse.Namespace, query_s: str) -> str:
         f"{args.clips} clip(s) x {args.seconds:g} s {args.size} @ {args.fps:g} fps through nas -> edge -> gpu -> "
         "archive on loopback (PostgreSQL + prefect server, one process worker per device, two on gpu)",
         f"PREFECT_WORKER_QUERY_SECONDS={query_s} (Prefect's default: 10); pool concurrency limits: "
-        + ", ".join(f"{p} {v if v is not None else 'none'}" for p, v in sorted(m["pools"].items())),
+        + ", ".join(f"{p} {v if v is not None else 'none'}" for p, v in sorted(m["pools"].items()))
+        + f"; chained in flow runs of up to {args.batch_size} clip(s)",
         "",
         f"  {'per clip-stage, seconds':<44} {'n':>5} {'p50':>8} {'p95':>8} {'mean':>8} {'sum':>9}",
     ]
@@ -345,7 +364,7 @@ def report(m: dict[str, Any], args: argparse.Namespace, query_s: str) -> str:
     out.append(
         f"  pickup {g['pickup'] or 0:.2f} s, spawn {g['spawn'] or 0:.2f} s, run {g['run'] or 0:.1f} s: "
         f"import {g['import']:.1f} s, register {sum(g['register']):.1f} s, "
-        f"chaining {g['triggers']} preprocess runs {g['chain'] or 0:.1f} s; "
+        f"chaining {g['triggers']} preprocess run(s) {g['chain'] or 0:.1f} s; "
         f"overhead per clip {g['overhead_per_clip']:.2f} s"
     )
     out.append("")
@@ -439,6 +458,9 @@ def main() -> int:
         default="1",
         help="PREFECT_WORKER_QUERY_SECONDS of the workers (default: 1, as the tests)",
     )
+    ap.add_argument(
+        "--batch-size", type=int, default=8, help="global.chain_batch_size: most clips per chained flow run"
+    )
     ap.add_argument("--per-device", type=int, default=1, help="max_concurrent_tasks_per_device (pool limits)")
     ap.add_argument(
         "--timeout",
@@ -473,7 +495,11 @@ def main() -> int:
         make_card(card, base, args.clips)
         config = {
             # production's lease (a 2-core machine under load renews late) and a quick retry
-            "global": {"claim_lease_s": 120, "max_concurrent_tasks_per_device": args.per_device},
+            "global": {
+                "claim_lease_s": 120,
+                "max_concurrent_tasks_per_device": args.per_device,
+                "chain_batch_size": args.batch_size,
+            },
         }
         env = {"PREFECT_WORKER_QUERY_SECONDS": args.query_seconds}
         t_setup = time.monotonic()

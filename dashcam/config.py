@@ -50,6 +50,12 @@ class GlobalSection(_Strict):
         description="How long each storage area keeps its data.",
     )
     task_retries: int = Field(3, ge=0, description="How many times a failed stage run is retried.")
+    chain_batch_size: int = Field(
+        8,
+        ge=1,
+        description="Most clips one chained flow run of the next stage takes. Every flow run costs its worker a "
+        "new process (seconds of CPU); 1 = one run per clip and stage.",
+    )
     claim_lease_s: float = Field(
         120.0,
         ge=5,

@@ -96,36 +96,61 @@ def deployment_name(stage: str) -> str:
     return f"{stage}/{stage}"
 
 
-@task(name="trigger-next-stage", task_run_name="trigger-{stage}-{clip_id}", retries=3, retry_delay_seconds=10)
-def trigger(stage: str, clip_id: int, idempotency_key: str) -> str:
-    """Start a stage's deployment for one clip; the same key twice starts it once."""
+@task(
+    name="trigger-next-stage", task_run_name="trigger-{stage}-{clip_ids}", retries=3, retry_delay_seconds=10
+)
+def trigger(stage: str, clip_ids: int | list[int], idempotency_key: str) -> str:
+    """Start a stage's deployment for some clips; the same key twice starts it once."""
     from prefect.deployments import run_deployment
 
+    ids = [clip_ids] if isinstance(clip_ids, int) else list(clip_ids)
     run = run_deployment(
         deployment_name(stage),
-        parameters={"clip_ids": [clip_id], "chain": True},
+        parameters={"clip_ids": ids, "chain": True},
         timeout=0,
         as_subflow=False,
         idempotency_key=idempotency_key,
-        tags=[clip_tag(clip_id)],
+        tags=[clip_tag(c) for c in ids],
     )
     return str(run.id)
 
 
 def clip_tag(clip_id: int) -> str:
-    """The tag of every flow run started for one clip (the reconcile sweep finds them by it)."""
+    """The tag of every flow run started for a clip (the reconcile sweep finds them by it)."""
     return f"dashcam-clip-{clip_id}"
 
 
+def batches(clip_ids: list[int], size: int) -> list[list[int]]:
+    """``clip_ids`` in order, cut into as few runs as ``size`` allows, as even as possible (9 by 8: 5 + 4)."""
+    if not clip_ids:
+        return []
+    n = -(-len(clip_ids) // max(1, size))
+    step, extra = divmod(len(clip_ids), n)
+    out, at = [], 0
+    for i in range(n):
+        take = step + (1 if i < extra else 0)
+        out.append(clip_ids[at : at + take])
+        at += take
+    return out
+
+
 def chain_next(stage: str, clip_ids: list[int]) -> None:
-    """When a stage finished clips, run the next stage's deployment for each (pull-based: a worker takes it)."""
+    """When a stage finished clips, run the next stage's deployment for them (pull-based: a worker takes it).
+
+    Clips go on in batches of ``global.chain_batch_size``: each flow run costs its worker a new process,
+    which on a small device is worth far more than the work of a short clip. Retries stay per clip (each
+    clip is its own task in the run), and the reconcile sweep finds a batch's run by each clip's tag.
+    """
     nxt = NEXT_STAGE.get(stage)
     if nxt is None or not clip_ids:
         return
     ctx = stage_context()
-    for clip_id in clip_ids:
-        # a duplicate event (same clip, same upstream result) maps to the same key: no duplicate run
-        trigger(nxt, clip_id, chain_key(ctx, clip_id, stage))
+    size = ctx.config.global_config.global_.chain_batch_size
+    for batch in batches(sorted(set(clip_ids)), size):
+        # a duplicate event (same clips, same upstream results) maps to the same key: no duplicate run
+        keys = [chain_key(ctx, clip_id, stage) for clip_id in batch]
+        digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:40]
+        trigger(nxt, batch, keys[0] if len(keys) == 1 else f"{nxt}:batch:{digest}")
 
 
 def chain_key(ctx: StageContext, clip_id: int, done_stage: str) -> str:
