@@ -10,6 +10,7 @@ short H.264 clip) are produced here as bytes; the stage writes them atomically.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -136,20 +137,24 @@ def _quality(box: Sequence[float], score: float) -> float:
     return score * float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
 
 
-def _overlap_of_smaller(a: Detection, b: Detection) -> float:
+def _iou(a: Detection, b: Detection) -> float:
     iw = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
     ih = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    smaller = min(a.width * a.height, b.width * b.height)
-    return iw * ih / smaller if smaller > 0 else 0.0
+    inter = iw * ih
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
 
 
-def _one_box_per_object(dets: list[Detection], overlap: float = 0.7) -> list[Detection]:
-    """Detectors suppress overlaps per class only: a van may come out as both car and truck (or as a bus
-    box around a truck box). Keep the most confident box of each object."""
+def _one_box_per_object(dets: list[Detection], iou: float = 0.6) -> list[Detection]:
+    """Detectors suppress overlaps per class only: one van may come out as both a car and a truck box, and
+    the tracker would start a second track on it. Of two boxes of different labels in the same group that
+    cover the same area, keep the more confident. A smaller box inside a bigger one is kept: that is a car
+    in front of a truck, not the same vehicle."""
     kept: list[Detection] = []
     for d in sorted(dets, key=lambda d: -d.score):
         if not any(
-            label_group(k.label) == label_group(d.label) and _overlap_of_smaller(d, k) > overlap for k in kept
+            k.label != d.label and label_group(k.label) == label_group(d.label) and _iou(d, k) > iou
+            for k in kept
         ):
             kept.append(d)
     return kept
@@ -203,9 +208,8 @@ class _Window:
         results = self.detect([img for _, _, img in self.batch])
         self.timings["detect"] += time.perf_counter() - t0
         for (index, t, img), dets in zip(self.batch, results, strict=True):
-            self._frame(
-                index, t, img, [d for d in dets if d.label in KEEP_LABELS and d.score >= self.tracker.low]
-            )
+            kept = [d for d in dets if d.label in KEEP_LABELS and d.score >= self.tracker.low]
+            self._frame(index, t, img, _one_box_per_object(kept))
         self.batch.clear()
 
     def _frame(self, index: int, t: float, img: np.ndarray, dets: list[Detection]) -> None:
@@ -240,9 +244,22 @@ class _Window:
             seen = [(tr, dets[i].xyxy) for i, tr in assigned.items() if dets[i].label in VEHICLES]
             if due:
                 self._read(img, t, index, [b for _, b in due], due)
-            if index % (self.every * 4) == 0:
-                # the whole frame now and then: plates whose vehicle the detector missed
-                self._read(img, t, index, [], seen)
+            whole_every = self.every * 4
+            if index % whole_every == 0:
+                # the whole frame now and then: plates whose vehicle the detector missed. Plates of vehicles
+                # read through their crop in this frame, or done with reading, are left alone: a second read
+                # at the same time would be dropped, and a settled plate needs no more. Every other time,
+                # a frame with no plate at the detector's size is searched tile by tile (far plates).
+                now = {id(tr) for tr, _ in due}
+                done = [
+                    box
+                    for tr, box in seen
+                    if id(tr) in now
+                    or self.states[tr.track_id].settled
+                    or len(self.states[tr.track_id].reads) >= self.reads_per_track
+                ]
+                tiles = index % (whole_every * 2) == 0
+                self._read(img, t, index, [], seen, skip=done, tiles=tiles)
         self.frames += 1
 
     def _is_cut(self, change: float) -> bool:
@@ -256,14 +273,29 @@ class _Window:
             self.changes.append(change)
         return cut
 
-    def _read(self, img: np.ndarray, t: float, index: int, boxes: list[Any], owners: list[Any]) -> None:
+    def _read(
+        self,
+        img: np.ndarray,
+        t: float,
+        index: int,
+        boxes: list[Any],
+        owners: list[Any],
+        skip: list[Any] | None = None,
+        tiles: bool | None = None,
+    ) -> None:
+        read = self.read_plates
+        if skip or tiles is not None:
+            options: dict[str, Any] = {"skip_inside": skip or []}
+            if tiles is not None:
+                options["tiles"] = tiles
+            read = functools.partial(self.read_plates, **options)
         _read(
             img,
             t,
             index,
             boxes,
             owners,
-            self.read_plates,
+            read,
             self.states,
             self.plate_tracker,
             self.plate_states,

@@ -6,6 +6,7 @@ here they run in one process on the embedded default, with the same flows and th
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,21 @@ def _archive(clip_ids: list[int]) -> list[dict[str, Any]]:
     except ImportError:  # the archive stage is optional on one machine
         return [{"clip_id": c, "ok": True, "skipped": True} for c in clip_ids]
     return archive(clip_ids)
+
+
+def load_models() -> None:
+    """Load every model the stages will use into this process's stage context, ahead of the flows (`dashcam
+    run` does it while its Prefect server boots). A model that fails to load is left for its stage to
+    report, with the clip it was working on."""
+    from dashcam.stages.heavy import _detector, _plate_reader
+    from dashcam.stages.preprocess import coarse_detector
+
+    ctx = stage_context()
+    for load in (coarse_detector, _detector, _plate_reader):
+        try:
+            load(ctx)
+        except Exception as exc:  # noqa: BLE001 - the stage raises it again, where it belongs
+            logging.getLogger(__name__).debug("loading ahead: %s", exc)
 
 
 @flow(name="pipeline")

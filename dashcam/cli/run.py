@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
+from dashcam.local_prefect import LocalPrefect, LocalPrefectError, booted_early, using
 
 
 def _prepare() -> Any:
@@ -72,13 +73,22 @@ def _resolve_models(cfg: Any) -> None:
             model_files(det, ctx.models_dir)
 
 
-def run_paths(paths: list[Path], *, json_out: bool, archive: bool = True) -> dict[str, Any]:
-    """Run the pipeline flow in-process with progress bars; returns its summary."""
+def run_paths(
+    paths: list[Path], *, json_out: bool, archive: bool = True, server: LocalPrefect | None = None
+) -> dict[str, Any]:
+    """Run the pipeline flow in-process with progress bars; returns its summary. With ``server`` (booting
+    since the command started), the models load while it boots and the flows use it."""
     from flows.common import reset_context, set_reporter
-    from flows.pipeline import pipeline
+    from flows.pipeline import load_models, pipeline
 
     reset_context()
-    with stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
+    if server is not None:
+        load_models()
+        try:
+            server.wait()
+        except LocalPrefectError as exc:
+            fail(str(exc))
+    with using(server), stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
         bars: dict[str, Any] = {}
         total: list[int | None] = [None]
 
@@ -121,8 +131,9 @@ def run(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"{missing[0]}: no such file or folder")
-    _prepare()
-    summary = run_paths(paths, json_out=json_out, archive=not no_archive)
+    with booted_early() as server:
+        _prepare()
+        summary = run_paths(paths, json_out=json_out, archive=not no_archive, server=server)
     if json_out:
         print_json(summary)
     else:
@@ -140,13 +151,14 @@ def demo(
     json_out: bool = JsonOpt,
 ) -> None:
     """Synthesise a few clips, run them through the pipeline, and show what was found."""
-    cfg = _prepare()
-    from dashcam.cli.demo import make_demo_clips
+    with booted_early() as server:
+        cfg = _prepare()
+        from dashcam.cli.demo import make_demo_clips
 
-    folder = cfg.settings.data_dir / "demo-footage"
-    with stdout_to_stderr(json_out):
-        made = make_demo_clips(folder, clips=clips, seconds=seconds, quiet=json_out)
-    summary = run_paths([folder], json_out=json_out)
+        folder = cfg.settings.data_dir / "demo-footage"
+        with stdout_to_stderr(json_out):
+            made = make_demo_clips(folder, clips=clips, seconds=seconds, quiet=json_out)
+        summary = run_paths([folder], json_out=json_out, server=server)
     summary["footage"] = str(folder)
     summary["truth"] = made
     if json_out:

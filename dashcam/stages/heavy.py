@@ -24,6 +24,7 @@ from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
 from dashcam.vision.config import UltralyticsDetectorConfig
 from dashcam.vision.defaults import plate_detector as default_plate
+from dashcam.vision.defaults import vehicle_detector
 from dashcam.vision.errors import VisionError
 from dashcam.vision.plate_text import consensus, plate_key
 
@@ -57,7 +58,7 @@ def vehicle_detector_config(ctx: StageContext) -> Any:
         ).model_copy(update={"conf": g.detection.vehicle_conf * 0.4})
     if cfg is None:
         raise NotRetryable("vision.vehicle_detector is disabled: the heavy stage needs one")
-    return cfg
+    return vehicle_detector(g.vision, models_dir=ctx.models_dir)
 
 
 def _detector(ctx: StageContext) -> Any:
@@ -86,29 +87,35 @@ def _plate_reader(ctx: StageContext) -> Any:
         crops.load()
         # the whole-frame pass (plates whose vehicle was missed) tiles the frame: far plates are a few
         # pixels at the detector's 320 px input otherwise; it shares the loaded models
-        whole = PlateReader(
-            crops.detector,
-            crops.ocr,
-            crops.rules,
-            PlateReaderOptions(tile_fallback=True, variants=variants),
-            min_score=crops.min_score,
+        whole, tiled = (
+            PlateReader(
+                crops.detector,
+                crops.ocr,
+                crops.rules,
+                PlateReaderOptions(tile_fallback=tiles, variants=variants),
+                min_score=crops.min_score,
+            )
+            for tiles in (False, True)
         )
-        return _VideoPlateReader(crops, whole)
+        return _VideoPlateReader(crops, whole, tiled)
 
     key = f"plates:{det_cfg.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
     return ctx.cached(key, make)
 
 
 class _VideoPlateReader:
-    """Plates inside the given vehicle boxes, or on the whole frame (tiled) when none are given."""
+    """Plates inside the given vehicle boxes, or on the whole frame when none are given (with ``tiles``,
+    searched tile by tile when the whole frame at the detector's size shows none)."""
 
-    def __init__(self, crops: Any, whole: Any):
-        self.crops, self.whole = crops, whole
+    def __init__(self, crops: Any, whole: Any, tiled: Any):
+        self.crops, self.whole, self.tiled = crops, whole, tiled
 
-    def read_image(self, frame: Any, vehicle_boxes: Any = None) -> Any:
+    def read_image(
+        self, frame: Any, vehicle_boxes: Any = None, skip_inside: Any = (), tiles: bool = True
+    ) -> Any:
         if vehicle_boxes:
             return self.crops.read_image(frame, vehicle_boxes)
-        return self.whole.read_image(frame, [])
+        return (self.tiled if tiles else self.whole).read_image(frame, [], skip_inside=skip_inside)
 
 
 def heavy_key(ctx: StageContext, clip_hash: str) -> str:

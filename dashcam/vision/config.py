@@ -86,7 +86,7 @@ class LiteRTDetectorConfig(_DetectorCommon):
         "null makes a missing TPU an error",
     )
     num_threads: int | None = Field(
-        default=None, ge=1, description="CPU threads for the interpreter; null lets it choose"
+        default=None, ge=1, description="CPU threads for the interpreter; null uses every core"
     )
 
 

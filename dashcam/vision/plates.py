@@ -74,6 +74,11 @@ def _iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _centre_in(box: Box, areas: Sequence[Box]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(a[0] <= cx <= a[2] and a[1] <= cy <= a[3] for a in areas)
+
+
 def _nms(boxes: list[tuple[Box, float]], iou: float) -> list[tuple[Box, float]]:
     """Greedy non-maximum suppression of (box, score) pairs, best first."""
     kept: list[tuple[Box, float]] = []
@@ -233,9 +238,17 @@ class PlateReader:
         return out
 
     def detect_plates(
-        self, frame: np.ndarray, vehicle_boxes: Sequence[Box] | None = None
+        self,
+        frame: np.ndarray,
+        vehicle_boxes: Sequence[Box] | None = None,
+        *,
+        skip_inside: Sequence[Box] = (),
     ) -> list[tuple[Box, float]]:
-        """Plate boxes and scores: vehicle crops + whole frame, zoom on the best candidates, tiles if none."""
+        """Plate boxes and scores: vehicle crops + whole frame, zoom on the best candidates, tiles if none.
+
+        Plates whose centre lies in one of ``skip_inside`` are neither zoomed on nor returned (video: their
+        vehicle is read through its own crop already); they still count as "something found" for the tiles.
+        """
         opt = self.options
         fh, fw = frame.shape[:2]
         regions = [] if vehicle_boxes and not opt.full_frame_with_vehicles else [(0, 0, fw, fh)]
@@ -246,6 +259,7 @@ class PlateReader:
             )
         candidates = _nms(self._detect_in(frame, regions), opt.nms_iou)
         found = list(candidates)
+        candidates = [c for c in candidates if not _centre_in(c[0], skip_inside)]
         # The detector sees the frame at 320 px: a far plate is a few pixels there. A window around each
         # candidate gives it the plate at several times the scale, and a tighter box.
         zoom = []
@@ -259,7 +273,11 @@ class PlateReader:
             tile = max(320, int(min(fh, fw) * 0.6))
             if tile < max(fh, fw):
                 found += self._detect_in(frame, _tiles(frame.shape, tile))
-        kept = [(b, s) for b, s in _nms(found, opt.nms_iou) if s >= self.min_score]
+        kept = [
+            (b, s)
+            for b, s in _nms(found, opt.nms_iou)
+            if s >= self.min_score and not _centre_in(b, skip_inside)
+        ]
         return kept[: opt.max_plates]
 
     def read_boxes(self, frame: np.ndarray, boxes: Sequence[tuple[Box, float]]) -> list[PlateRead]:
@@ -290,9 +308,16 @@ class PlateReader:
         unmatched = bool(self.rules.formats)
         return sorted(reads, key=lambda r: (unmatched and r.country is None, -r.score))
 
-    def read_image(self, frame: np.ndarray, vehicle_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
-        """The plates in one BGR frame, best first; ``vehicle_boxes`` (xyxy) are searched closely."""
-        return self.read_boxes(frame, self.detect_plates(frame, vehicle_boxes))
+    def read_image(
+        self,
+        frame: np.ndarray,
+        vehicle_boxes: Sequence[Box] | None = None,
+        *,
+        skip_inside: Sequence[Box] = (),
+    ) -> list[PlateRead]:
+        """The plates in one BGR frame, best first; ``vehicle_boxes`` (xyxy) are searched closely, plates
+        inside ``skip_inside`` are left unread."""
+        return self.read_boxes(frame, self.detect_plates(frame, vehicle_boxes, skip_inside=skip_inside))
 
     def read_images(
         self, frames: Sequence[np.ndarray], vehicle_boxes: Sequence[Sequence[Box]] | None = None

@@ -78,13 +78,24 @@ def to_input(
     quant: tuple[float, int] | None = None,
 ) -> np.ndarray:
     """A letterboxed BGR image as a [1, ...] RGB tensor scaled to 0..1 (then quantized for int inputs)."""
-    rgb = img_bgr[..., ::-1]
+    dtype = np.dtype(dtype)
+    is_bgr8 = img_bgr.dtype == np.uint8 and img_bgr.ndim == 3 and img_bgr.shape[2] == 3
     if np.issubdtype(dtype, np.integer):
         scale, zero_point = quant if quant and quant[0] else (1.0 / 255.0, 0)
-        # A 256-entry table instead of float maths on every pixel: 8 ms -> <1 ms on a 640x640 input.
-        x = _pixel_table(dtype, scale, zero_point)[rgb]
+        # A 256-entry table instead of float maths on every pixel (8 ms -> ~1 ms on a 640x640 input),
+        # applied by OpenCV on the bytes where it can (numpy's fancy indexing alone takes ~2 ms)
+        table = _pixel_table(dtype, scale, zero_point)
+        if is_bgr8 and dtype.itemsize == 1:
+            x = cv2.LUT(cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB), table.view(np.uint8)).view(dtype)
+        else:
+            x = table[img_bgr[..., ::-1]]
+    elif is_bgr8 and dtype == np.float32:
+        if nchw:  # scaled, channels swapped and laid out N, C, H, W in one call
+            return cv2.dnn.blobFromImage(img_bgr, 1.0 / 255.0, swapRB=True)
+        x = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
+        x *= np.float32(1.0 / 255.0)
     else:
-        x = rgb.astype(dtype) * dtype.type(1.0 / 255.0)
+        x = img_bgr[..., ::-1].astype(dtype) * dtype.type(1.0 / 255.0)
     if nchw:
         x = x.transpose(2, 0, 1)
     return np.ascontiguousarray(x[None])

@@ -227,3 +227,67 @@ def test_a_plate_read_three_times_alike_is_settled() -> None:
     assert st.settled
     st.reads[-1] = PlateObservation(0.5, "AB12CDE", "AB12CDE", 0.5, [0, 0, 1, 1])
     assert not st.settled  # an unsure read is not agreement
+
+
+def test_the_whole_frame_pass_leaves_vehicles_read_by_their_crops_alone() -> None:
+    """Every 12th frame the whole frame is searched for plates whose vehicle was missed. A vehicle read
+    through its crop in that frame, or done with reading, is passed as ``skip_inside``; the tiled search
+    comes every other time."""
+    import numpy as np
+
+    from dashcam.heavy import _Window
+    from dashcam.vision.types import Detection
+
+    near, far = (100.0, 300.0, 500.0, 600.0), (900.0, 320.0, 1100.0, 470.0)
+    late = (600.0, 330.0, 800.0, 480.0)  # comes one frame later: its crop reads fall on other frames
+    calls: list[tuple[int, list, list, bool | None]] = []
+    frame_no = [0]
+
+    def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+        cars = [Detection(*near, 0.9, "car", 2), Detection(*far, 0.9, "car", 2)]
+        if frame_no[0] >= 1:
+            cars.append(Detection(*late, 0.9, "car", 2))
+        return [cars for _ in batch]
+
+    def read_plates(img: np.ndarray, boxes: list, skip_inside: list = (), tiles: bool | None = None) -> list:
+        calls.append((frame_no[0], list(boxes), list(skip_inside), tiles))
+        return []
+
+    w = _Window(
+        fps=10,
+        conf=0.3,
+        detect=detect,
+        read_plates=read_plates,
+        reads_per_track=6,
+        every=3,
+        timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
+    )
+    img = np.zeros((720, 1280, 3), np.uint8)
+    for i in range(25):
+        frame_no[0] = i
+        w.add(i, i / 10, img, 1)
+    whole = [c for c in calls if not c[1]]
+    assert [c[0] for c in whole] == [0, 12, 24]
+    assert [c[3] for c in whole] == [True, False, True]
+    # frame 0: both cars are read through their crops in the same frame, so the whole frame skips them
+    assert sorted(whole[0][2]) == sorted([near, far])
+    crops = {c[0] for c in calls if c[1]}
+    assert 12 in crops and 24 in crops  # (frames_seen - 1) % 3 == 0 at these frames
+    assert sorted(whole[1][2]) == sorted([near, far])  # the late car was not read at frame 12: searched
+    assert 12 not in {c[0] for c in calls if late in c[1]}
+
+
+def test_one_vehicle_seen_as_car_and_truck_is_one_box() -> None:
+    from dashcam.heavy import _one_box_per_object
+    from dashcam.vision.types import Detection
+
+    van_car = Detection(100, 100, 300, 250, 0.6, "car", 2)
+    van_truck = Detection(105, 95, 305, 255, 0.5, "truck", 7)
+    assert _one_box_per_object([van_truck, van_car]) == [van_car]
+    # a car in front of a truck: the smaller box inside the bigger one is another vehicle
+    truck = Detection(0, 0, 600, 400, 0.8, "truck", 7)
+    car = Detection(200, 200, 350, 330, 0.7, "car", 2)
+    assert _one_box_per_object([car, truck]) == [truck, car]
+    # a person next to (even overlapping) a car is not in the vehicle group
+    person = Detection(100, 100, 300, 250, 0.9, "person", 0)
+    assert len(_one_box_per_object([person, van_car])) == 2

@@ -70,3 +70,25 @@ def test_importing_the_vision_package_loads_no_runtime() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_default_vehicle_detector_runs_a_tflite_file_through_litert(tmp_path) -> None:  # noqa: ANN001
+    """The heavy stage's default names yolov8n.pt first, then the int8 TFLite files: with only a TFLite
+    file present it runs through ai-edge-litert (no torch to import); a .pt file, or a detector the config
+    names itself, stays as configured."""
+    from dashcam.vision.defaults import vehicle_detector
+
+    (tmp_path / "yolov8n_full_integer_quant.tflite").write_bytes(b"tflite")
+    picked = vehicle_detector(vc.VisionConfig(), models_dir=tmp_path)
+    assert isinstance(picked, vc.LiteRTDetectorConfig)
+    assert picked.model == "yolov8n_full_integer_quant.tflite" and picked.fallback_model is None
+    assert picked.conf == vc.UltralyticsDetectorConfig().conf
+
+    (tmp_path / "yolov8n.pt").write_bytes(b"pt")
+    assert isinstance(vehicle_detector(vc.VisionConfig(), models_dir=tmp_path), vc.UltralyticsDetectorConfig)
+
+    (tmp_path / "yolov8n.pt").unlink()
+    named = vc.VisionConfig.model_validate(
+        {"vehicle_detector": {"type": "ultralytics", "model": "yolov8n_full_integer_quant.tflite"}}
+    )
+    assert isinstance(vehicle_detector(named, models_dir=tmp_path), vc.UltralyticsDetectorConfig)

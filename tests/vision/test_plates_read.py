@@ -121,3 +121,18 @@ def test_cli_plates_text_output(
     result = runner.invoke(app, ["plates", good["path"]])
     assert result.exit_code == 0, result.output
     assert good["image"] in result.stdout and "conf" in result.stdout and "box" in result.stdout
+
+
+def test_skip_inside_leaves_a_plate_unread(reader: PlateReader, plates: list[dict[str, str]]) -> None:
+    """Video's whole-frame pass leaves plates of vehicles already being read alone, zoom included."""
+    reader.rules = PlateRules.build(formats=FORMATS["us"])
+    row = next(r for r in plates if r["set"] == "us")
+    frame = cv2.imread(row["path"])
+    x, y, w, h = (float(row[k]) for k in ("x", "y", "width", "height"))
+    seen = reader.read_image(frame)
+    assert any(_iou(r.box, (x, y, x + w, y + h)) >= 0.3 for r in seen)
+    vehicle = (max(0.0, x - 3 * w), max(0.0, y - 4 * h), x + 4 * w, y + 2 * h)
+    left = reader.read_image(frame, skip_inside=[vehicle])
+    assert not any(_iou(r.box, (x, y, x + w, y + h)) >= 0.3 for r in left)
+    elsewhere = (0.0, 0.0, 2.0, 2.0)  # a box holding no plate changes nothing
+    assert [r.text for r in reader.read_image(frame, skip_inside=[elsewhere])] == [r.text for r in seen]

@@ -44,6 +44,25 @@ def test_quantize_round_trip_and_to_input_int8() -> None:
     assert f.shape == (1, 4, 4, 3) and f.dtype == np.float32
 
 
+@pytest.mark.parametrize("nchw", [False, True])
+@pytest.mark.parametrize(
+    ("dtype", "quant"),
+    [(np.int8, (1 / 255, -128)), (np.uint8, (1 / 255, 0)), (np.int8, (0.0078, -1)), (np.float32, None)],
+)
+def test_to_input_fast_paths_match_the_plain_maths(nchw: bool, dtype: type, quant: tuple | None) -> None:
+    """8-bit BGR frames go through OpenCV (a LUT, blobFromImage): the very same tensor as numpy's maths."""
+    img = np.random.default_rng(7).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    got = yd.to_input(img, nchw=nchw, dtype=np.dtype(dtype), quant=quant)
+    rgb = img[..., ::-1].astype(np.float32) / 255.0
+    want = yd.quantize(rgb, *quant, np.dtype(dtype)) if np.issubdtype(dtype, np.integer) else rgb
+    if nchw:
+        want = want.transpose(2, 0, 1)
+    assert got.dtype == np.dtype(dtype) and got.shape == (1, *want.shape) and got.flags.c_contiguous
+    assert np.abs(got[0].astype(np.float64) - want.astype(np.float64)).max() <= (
+        1e-6 if dtype is np.float32 else 0
+    )
+
+
 def test_decode_both_layouts_agree_and_nms_is_classwise() -> None:
     pred = _pred(
         [(100, 100, 40, 40), (102, 101, 40, 40), (101, 100, 40, 40), (300, 300, 20, 10)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import platform
 import re
 from collections.abc import Sequence
@@ -95,8 +96,10 @@ class LiteRTDetector(Detector[LiteRTDetectorConfig]):
                 log.warning("no Edge TPU: running %s on CPU (%s)", cpu.name, exc)
                 path = cpu
         self.on_edgetpu = bool(delegates)
+        # LiteRT's own default is one thread on these CPUs: every core is ~1.7x faster on 2 cores
+        threads = self.cfg.num_threads or os.cpu_count() or 1
         self._interp = Interpreter(
-            model_path=str(path), experimental_delegates=delegates or None, num_threads=self.cfg.num_threads
+            model_path=str(path), experimental_delegates=delegates or None, num_threads=threads
         )
         self._interp.allocate_tensors()
         self._in = self._interp.get_input_details()[0]
