@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from _common import models_dir, testdata
 
@@ -21,17 +22,27 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=10.0)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--model", default="yolov8n_full_integer_quant.tflite")
+    ap.add_argument(
+        "--backend",
+        choices=["stage", "ultralytics"],
+        default="stage",
+        help="stage: the heavy stage's default vehicle detector (here: the int8 TFLite YOLO through LiteRT; "
+        "--model is ignored); ultralytics: --model through ultralytics",
+    )
     args = ap.parse_args()
 
     from dashcam import heavy
     from dashcam.video.decode import iter_frames, probe
-    from dashcam.vision.config import UltralyticsDetectorConfig
+    from dashcam.vision.config import UltralyticsDetectorConfig, VisionConfig
+    from dashcam.vision.defaults import vehicle_detector
     from dashcam.vision.detectors import build_detector
     from dashcam.vision.plates import PlateReader, PlateReaderOptions
 
-    det = build_detector(
-        UltralyticsDetectorConfig(model=args.model, batch_size=args.batch), models_dir=models_dir()
-    )
+    cfg: Any = UltralyticsDetectorConfig(model=args.model, batch_size=args.batch)
+    if args.backend == "stage":
+        cfg = vehicle_detector(VisionConfig(), models_dir=models_dir())
+        args.model = cfg.model if isinstance(cfg.model, str) else cfg.model[0]
+    det = build_detector(cfg, models_dir=models_dir())
     det.load()
     clip = testdata() / "video" / "lanes" / "solidWhiteRight.mp4"
     dur = probe(clip).duration_s
@@ -63,7 +74,7 @@ def main() -> None:
     stage_plates = time.perf_counter() - t
     n = out.frames
     print(
-        f"clip {clip.name}: {dur:.1f} s of video, {n} frames at {args.fps:g} fps, batch {args.batch}, model {args.model}"
+        f"clip {clip.name}: {dur:.1f} s of video, {n} frames at {args.fps:g} fps, batch {args.batch}, model {args.model} ({det.backend})"
     )
     print(f"bare inference        {bare:7.2f} s  {n / bare:6.1f} fps  {dur / bare:5.2f} video-s/s")
     print(

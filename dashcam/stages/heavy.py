@@ -87,17 +87,14 @@ def _plate_reader(ctx: StageContext) -> Any:
         crops.load()
         # the whole-frame pass (plates whose vehicle was missed) tiles the frame: far plates are a few
         # pixels at the detector's 320 px input otherwise; it shares the loaded models
-        whole, tiled = (
-            PlateReader(
-                crops.detector,
-                crops.ocr,
-                crops.rules,
-                PlateReaderOptions(tile_fallback=tiles, variants=variants),
-                min_score=crops.min_score,
-            )
-            for tiles in (False, True)
+        whole = PlateReader(
+            crops.detector,
+            crops.ocr,
+            crops.rules,
+            PlateReaderOptions(tile_fallback=True, variants=variants),
+            min_score=crops.min_score,
         )
-        return _VideoPlateReader(crops, whole, tiled)
+        return _VideoPlateReader(crops, whole)
 
     key = f"plates:{det_cfg.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
     return ctx.cached(key, make)
@@ -107,15 +104,15 @@ class _VideoPlateReader:
     """Plates inside the given vehicle boxes, or on the whole frame when none are given (with ``tiles``,
     searched tile by tile when the whole frame at the detector's size shows none)."""
 
-    def __init__(self, crops: Any, whole: Any, tiled: Any):
-        self.crops, self.whole, self.tiled = crops, whole, tiled
+    def __init__(self, crops: Any, whole: Any):
+        self.crops, self.whole = crops, whole
 
     def read_image(
-        self, frame: Any, vehicle_boxes: Any = None, skip_inside: Any = (), tiles: bool = True
+        self, frame: Any, vehicle_boxes: Any = None, skip_inside: Any = (), tiles: bool | None = None
     ) -> Any:
         if vehicle_boxes:
             return self.crops.read_image(frame, vehicle_boxes)
-        return (self.tiled if tiles else self.whole).read_image(frame, [], skip_inside=skip_inside)
+        return self.whole.read_image(frame, [], skip_inside=skip_inside, tiles=tiles)
 
 
 def heavy_key(ctx: StageContext, clip_hash: str) -> str:

@@ -243,11 +243,13 @@ class PlateReader:
         vehicle_boxes: Sequence[Box] | None = None,
         *,
         skip_inside: Sequence[Box] = (),
+        tiles: bool | None = None,
     ) -> list[tuple[Box, float]]:
         """Plate boxes and scores: vehicle crops + whole frame, zoom on the best candidates, tiles if none.
 
         Plates whose centre lies in one of ``skip_inside`` are neither zoomed on nor returned (video: their
         vehicle is read through its own crop already); they still count as "something found" for the tiles.
+        ``tiles`` overrides the options' tile fallback for this frame.
         """
         opt = self.options
         fh, fw = frame.shape[:2]
@@ -269,7 +271,8 @@ class PlateReader:
             if (win[2] - win[0]) * (win[3] - win[1]) < 0.5 * fw * fh:
                 zoom.append(win)
         found += self._detect_in(frame, zoom)
-        if opt.tile_fallback and not any(s >= self.min_score for _, s in found):
+        tile = opt.tile_fallback if tiles is None else tiles
+        if tile and not any(s >= self.min_score for _, s in found):
             tile = max(320, int(min(fh, fw) * 0.6))
             if tile < max(fh, fw):
                 found += self._detect_in(frame, _tiles(frame.shape, tile))
@@ -314,10 +317,12 @@ class PlateReader:
         vehicle_boxes: Sequence[Box] | None = None,
         *,
         skip_inside: Sequence[Box] = (),
+        tiles: bool | None = None,
     ) -> list[PlateRead]:
         """The plates in one BGR frame, best first; ``vehicle_boxes`` (xyxy) are searched closely, plates
-        inside ``skip_inside`` are left unread."""
-        return self.read_boxes(frame, self.detect_plates(frame, vehicle_boxes, skip_inside=skip_inside))
+        inside ``skip_inside`` are left unread (see ``detect_plates``)."""
+        found = self.detect_plates(frame, vehicle_boxes, skip_inside=skip_inside, tiles=tiles)
+        return self.read_boxes(frame, found)
 
     def read_images(
         self, frames: Sequence[np.ndarray], vehicle_boxes: Sequence[Sequence[Box]] | None = None
