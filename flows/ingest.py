@@ -25,7 +25,17 @@ def _camera_client(ctx: StageContext, url: str) -> CameraClient:
     return CameraClient(url, max_connections=cam.max_connections, timeout=cam.timeout_s, auth=auth)
 
 
-@task(name="import-folder", task_run_name="import-{folder}")
+def _import_run_name() -> str:
+    """``import-<folder>``, or ``import-<n>-file(s)`` for single files."""
+    from prefect.runtime import task_run
+
+    params = task_run.parameters
+    if params.get("folder"):
+        return f"import-{params['folder']}"
+    return f"import-{len(params.get('files') or [])}-file(s)"
+
+
+@task(name="import-folder", task_run_name=_import_run_name)
 def import_into_incoming(
     folder: str | None, move: bool = False, files: list[str] | None = None
 ) -> dict[str, Any]:
