@@ -231,12 +231,14 @@ class _Window:
             if q > st.best_quality:
                 st.best_quality = q
                 st.thumbnail = _jpeg(_crop(img, d.xyxy), THUMB_SIZE)
+            # a track whose reads still disagree after its share (an approaching car's plate, unreadable
+            # while far) is read again now and then: a confident read, once it comes, outweighs them
+            gap = self.every if len(st.reads) < self.reads_per_track else self.every * 4
             if (
                 d.label in VEHICLES
                 and d.height >= MIN_VEHICLE_HEIGHT
-                and len(st.reads) < self.reads_per_track
                 and not st.settled
-                and (st.frames_seen - 1) % self.every == 0
+                and (st.frames_seen - 1) % gap == 0
             ):
                 due.append((tr, d.xyxy))
         self.timings["media"] += time.perf_counter() - t1
@@ -417,8 +419,10 @@ def _read(
         obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
         if owner is not None:
             st = states.setdefault(owner.track_id, _TrackState())
-            if len(st.reads) < max_reads * 2 and all(o.t != obs.t for o in st.reads):
+            if all(o.t != obs.t for o in st.reads):
                 st.reads.append(obs)
+                if len(st.reads) > max_reads * 2:  # keep the most confident, in time order
+                    st.reads.remove(min(st.reads, key=lambda o: o.confidence))
         else:
             orphans.append((Detection(*r.box, score=float(r.confidence), label=PLATE_LABEL, class_id=0), obs))
     if not boxes:

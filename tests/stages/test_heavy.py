@@ -291,3 +291,50 @@ def test_one_vehicle_seen_as_car_and_truck_is_one_box() -> None:
     # a person next to (even overlapping) a car is not in the vehicle group
     person = Detection(100, 100, 300, 250, 0.9, "person", 0)
     assert len(_one_box_per_object([person, van_car])) == 2
+
+
+def test_an_unreadable_plate_is_read_again_until_it_reads_well() -> None:
+    """An approaching car: its first reads are guesses at a plate too small to read. After its share of
+    reads the track is still read every 12th frame, and the most confident reads are kept, so the plate
+    read once it is big enough wins the vote."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from dashcam.heavy import _Window
+    from dashcam.vision.types import Detection
+
+    car = (500.0, 300.0, 800.0, 600.0)
+    plate = (600.0, 520.0, 700.0, 550.0)
+    read_at: list[int] = []
+    frame_no = [0]
+
+    def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+        return [[Detection(*car, 0.9, "car", 2)] for _ in batch]
+
+    def read_plates(img: np.ndarray, boxes: list, **_: object) -> list:
+        if not boxes:
+            return []
+        read_at.append(frame_no[0])
+        far = frame_no[0] < 60  # guesses first, then the true plate, confidently
+        text, conf = (f"20{frame_no[0] % 7}0", 0.6) if far else ("2GVX988", 0.99)
+        return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=plate)]
+
+    w = _Window(
+        fps=10,
+        conf=0.3,
+        detect=detect,
+        read_plates=read_plates,
+        reads_per_track=6,
+        every=3,
+        timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
+    )
+    img = np.zeros((720, 1280, 3), np.uint8)
+    for i in range(120):
+        frame_no[0] = i
+        w.add(i, i / 10, img, 1)
+    assert read_at[:6] == [0, 3, 6, 9, 12, 15]  # its share, every 3rd frame
+    assert read_at[6:] == [24, 36, 48, 60, 72, 84]  # then every 12th, until three agree
+    (st,) = w.states.values()
+    assert st.settled and len(read_at) == 12  # three confident reads alike: done reading
+    assert len(st.reads) <= 12 and [r.text for r in st.reads][-3:] == ["2GVX988"] * 3
