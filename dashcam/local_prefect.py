@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from dashcam.procs import end_process, free_port
+
 BOOT_TIMEOUT_S = 120.0
 
 
@@ -29,17 +30,11 @@ class LocalPrefectError(RuntimeError):
     """The temporary Prefect server did not come up (the message says why, with its last output)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LocalPrefect:
     """A temporary Prefect server in a child process: ``start`` returns at once, ``wait`` until it answers."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -109,13 +104,8 @@ class LocalPrefect:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            end_process(proc, timeout=10)
         if self._log is not None:
             self._log.close()
             self._log = None

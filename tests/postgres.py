@@ -5,12 +5,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from dashcam.procs import free_port
 
 
 def find_pg_bin() -> Path | None:
@@ -21,12 +22,6 @@ def find_pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def throwaway_cluster() -> Iterator[str]:
     """Start a private cluster and yield a ``postgresql+psycopg://`` URL; stop and delete it after."""
@@ -35,7 +30,7 @@ def throwaway_cluster() -> Iterator[str]:
         raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) not found")
     root = Path(tempfile.mkdtemp(prefix="dashcam-pg-"))
     data = root / "data"
-    port = _free_port()
+    port = free_port()
     prefix: list[str] = []
     if os.geteuid() == 0:
         # initdb refuses to run as root: run the cluster as the postgres system user

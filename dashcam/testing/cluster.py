@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from typing import IO, Any
 import httpx
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
+
+from dashcam.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -67,12 +68,6 @@ TERMINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 class ClusterError(RuntimeError):
     """A step of the loopback deployment failed (a command, a wait, a flow run)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stat(pid: int) -> tuple[int, str] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from dashcam.procs import end_process, free_port
 
 SECRET = "test-secret-0123456789abcdef-api"
 DEVICE = "jetson-coral-1"
@@ -41,12 +42,6 @@ class ApiServer:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
@@ -126,7 +121,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     env.pop("DASHCAM_DATABASE_URL", None)
     env.pop("PREFECT_API_URL", None)
     db_url, ids, device_key, revoked, flow_run_id = _seed(env, root)
-    port = _free_port()
+    port = free_port()
     log = (root / "server.log").open(
         "wb"
     )  # a file, not a pipe nobody reads: a full pipe would stall the server
@@ -149,12 +144,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
             server.tokens["device"] = r.json()["access_token"]
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc, timeout=10)
         log.close()
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import DEVICE, ApiServer, _free_port
+from dashcam.procs import free_port
+from tests.api.conftest import DEVICE, ApiServer
 
 
 def _dashcam(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -52,7 +53,7 @@ def test_heartbeat_command(api: ApiServer, cli_env: dict[str, str], user: object
     assert refused.returncode == 1 and "token refused" in refused.stderr and "401" in refused.stderr
     missing = _dashcam(args, cli_env)
     assert missing.returncode == 1 and "DASHCAM_API_KEY" in missing.stderr
-    down = _dashcam([*args[:2], f"http://127.0.0.1:{_free_port()}", *args[3:], "--key", "x"], cli_env)
+    down = _dashcam([*args[:2], f"http://127.0.0.1:{free_port()}", *args[3:], "--key", "x"], cli_env)
     assert down.returncode == 1 and "cannot reach" in down.stderr
 
 
@@ -60,7 +61,7 @@ def test_unreachable_prefect_is_a_field_not_an_error(monkeypatch: pytest.MonkeyP
     from webui.api import prefect
 
     monkeypatch.setenv(prefect.TIMEOUT_ENV, "2")
-    found, info = prefect.workers(f"http://127.0.0.1:{_free_port()}/api", ["edge"])
+    found, info = prefect.workers(f"http://127.0.0.1:{free_port()}/api", ["edge"])
     assert found == {} and info.configured and not info.available and info.error
     states, info = prefect.flow_run_states(None, ["x"])
     assert states == {} and not info.configured and info.error

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from dashcam.procs import end_process, free_port
 from tests.support import need_tool
 from tests.webui.seeding import PASSWORD, USERNAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS_ENV = "DASHCAM_SCREENSHOTS_DIR"
 """Also copy the screenshots here (e.g. docs/screenshots when refreshing the README's pictures)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -47,7 +41,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
 
 @pytest.fixture
 def server(webui_env: tuple[Path, dict[str, int]]) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     # a real server, not NiceGUI's test mode (which it picks up from PYTEST_CURRENT_TEST)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
     env["PYTHONUNBUFFERED"] = "1"
@@ -61,12 +55,7 @@ def server(webui_env: tuple[Path, dict[str, int]]) -> Iterator[str]:
         _wait_http(f"http://127.0.0.1:{port}/login", proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc, timeout=15)
 
 
 @pytest.fixture
