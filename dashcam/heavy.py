@@ -261,7 +261,7 @@ class _Window:
                     or len(self.states[tr.track_id].reads) >= self.reads_per_track
                 ]
                 tiles = index % (whole_every * 2) == 0
-                self._read(img, t, index, [], seen, skip=done, tiles=tiles)
+                self._read(img, t, index, [], seen, skip_inside=done, tiles=tiles)
         self.frames += 1
 
     def _is_cut(self, change: float) -> bool:
@@ -276,21 +276,11 @@ class _Window:
         return cut
 
     def _read(
-        self,
-        img: np.ndarray,
-        t: float,
-        index: int,
-        boxes: list[Any],
-        owners: list[Any],
-        skip: list[Any] | None = None,
-        tiles: bool | None = None,
+        self, img: np.ndarray, t: float, index: int, boxes: list[Any], owners: list[Any], **options: Any
     ) -> None:
-        read = self.read_plates
-        if skip or tiles is not None:
-            options: dict[str, Any] = {"skip_inside": skip or []}
-            if tiles is not None:
-                options["tiles"] = tiles
-            read = functools.partial(self.read_plates, **options)
+        """Read plates in ``boxes`` (none: the whole frame); ``options`` go to the reader (the whole-frame
+        pass's ``skip_inside`` and ``tiles``)."""
+        read = functools.partial(self.read_plates, **options) if options else self.read_plates
         _read(
             img,
             t,
@@ -321,8 +311,7 @@ def process_clip(
     windows: Sequence[tuple[float, float]],
     *,
     detect: Callable[[list[np.ndarray]], list[list[Detection]]],
-    read_plates: Callable[[np.ndarray, list[tuple[float, float, float, float]]], Sequence[PlateReadLike]]
-    | None,
+    read_plates: Callable[..., Sequence[PlateReadLike]] | None,
     fps: float,
     batch_size: int = 1,
     conf: float = 0.35,
@@ -330,7 +319,11 @@ def process_clip(
     plate_every: int = 3,
     on_frame: Callable[[float], None] | None = None,
 ) -> HeavyOutput:
-    """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done."""
+    """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done.
+
+    ``read_plates(frame, vehicle_boxes)`` reads plates inside vehicle boxes; the whole-frame pass calls it
+    as ``read_plates(frame, [], skip_inside=boxes, tiles=bool)`` (as ``PlateReader.read_image`` takes them).
+    """
     path = Path(path)
     timings = {"decode": 0.0, "detect": 0.0, "plates": 0.0, "media": 0.0}
     sightings: list[SightingOut] = []

@@ -38,6 +38,7 @@ class LocalPrefect:
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._up = False
 
     def start(self) -> LocalPrefect:
         import importlib.util
@@ -81,10 +82,12 @@ class LocalPrefect:
         return self
 
     def wait(self, timeout: float = BOOT_TIMEOUT_S) -> str:
-        """Block until the server answers its health check; its API URL."""
+        """Block until the server answers its health check (once); its API URL."""
         import httpx
 
         assert self._proc is not None, "start() first"
+        if self._up:
+            return self.api_url
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while True:
@@ -95,6 +98,7 @@ class LocalPrefect:
                     )
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{self.api_url}/health").status_code == 200:
+                        self._up = True
                         return self.api_url
                 if time.monotonic() > deadline:
                     raise LocalPrefectError(
