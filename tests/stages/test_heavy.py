@@ -7,6 +7,7 @@ import math
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -42,6 +43,21 @@ def _route(seconds: int) -> list[Fix]:
         lon = 30.0 + (d * math.sin(math.radians(45))) / (111_320 * math.cos(math.radians(50.0)))
         fixes.append(Fix(float(t), START + timedelta(seconds=t), lat, lon, 54.0, 45.0))
     return fixes
+
+
+def _window(detect: Any, read_plates: Any) -> Any:
+    """The heavy stage's per-window state at 10 fps: six reads per track, every third frame."""
+    from dashcam.heavy import _Window
+
+    return _Window(
+        fps=10,
+        conf=0.3,
+        detect=detect,
+        read_plates=read_plates,
+        reads_per_track=6,
+        every=3,
+        timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
+    )
 
 
 def _run(ctx: StageContext, path: Path) -> int:
@@ -182,7 +198,6 @@ def test_a_scene_cut_ends_tracks_and_driving_does_not() -> None:
     import cv2
     import numpy as np
 
-    from dashcam.heavy import _Window
     from dashcam.video.decode import iter_frames
     from dashcam.vision.types import Detection
 
@@ -192,15 +207,7 @@ def test_a_scene_cut_ends_tracks_and_driving_does_not() -> None:
         def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
             return [[Detection(*box, 0.9, "car", 2)] for _ in batch]
 
-        w = _Window(
-            fps=10,
-            conf=0.3,
-            detect=detect,
-            read_plates=None,
-            reads_per_track=6,
-            every=3,
-            timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
-        )
+        w = _window(detect, None)
         for i, img in enumerate(frames):
             w.add(i, i / 10, img, 1)
         w.flush()
@@ -235,7 +242,6 @@ def test_the_whole_frame_pass_leaves_vehicles_read_by_their_crops_alone() -> Non
     comes every other time."""
     import numpy as np
 
-    from dashcam.heavy import _Window
     from dashcam.vision.types import Detection
 
     near, far = (100.0, 300.0, 500.0, 600.0), (900.0, 320.0, 1100.0, 470.0)
@@ -253,15 +259,7 @@ def test_the_whole_frame_pass_leaves_vehicles_read_by_their_crops_alone() -> Non
         calls.append((frame_no[0], list(boxes), list(skip_inside), tiles))
         return []
 
-    w = _Window(
-        fps=10,
-        conf=0.3,
-        detect=detect,
-        read_plates=read_plates,
-        reads_per_track=6,
-        every=3,
-        timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
-    )
+    w = _window(detect, read_plates)
     img = np.zeros((720, 1280, 3), np.uint8)
     for i in range(25):
         frame_no[0] = i
@@ -301,7 +299,6 @@ def test_an_unreadable_plate_is_read_again_until_it_reads_well() -> None:
 
     import numpy as np
 
-    from dashcam.heavy import _Window
     from dashcam.vision.types import Detection
 
     car = (500.0, 300.0, 800.0, 600.0)
@@ -320,15 +317,7 @@ def test_an_unreadable_plate_is_read_again_until_it_reads_well() -> None:
         text, conf = (f"20{frame_no[0] % 7}0", 0.6) if far else ("2GVX988", 0.99)
         return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=plate)]
 
-    w = _Window(
-        fps=10,
-        conf=0.3,
-        detect=detect,
-        read_plates=read_plates,
-        reads_per_track=6,
-        every=3,
-        timings=dict.fromkeys(("decode", "detect", "plates", "media"), 0.0),
-    )
+    w = _window(detect, read_plates)
     img = np.zeros((720, 1280, 3), np.uint8)
     for i in range(120):
         frame_no[0] = i
