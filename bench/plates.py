@@ -18,6 +18,7 @@ the eu photos are mostly Slovak and Czech cars. The ground truth is only read to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import os
 import re
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig  # noqa: E402
 from dashcam.vision.ocr import build_ocr  # noqa: E402
 from dashcam.vision.plate_text import PlateRules, edit_distance  # noqa: E402
-from dashcam.vision.plates import PlateReader  # noqa: E402
+from dashcam.vision.plates import PlateReader, PlateReaderOptions  # noqa: E402
 
 TARGET = 0.85
 
@@ -135,6 +136,7 @@ def main() -> int:
     ap.add_argument(
         "--no-dequantize", action="store_true", help="run the int8 plate detector as is (no float32 twin)"
     )
+    ap.add_argument("--variants", default="", help="comma-separated crop variants (default: the reader's)")
     ap.add_argument("--show-errors", action="store_true", help="print each wrong read")
     ap.add_argument(
         "--plain-ocr",
@@ -149,9 +151,13 @@ def main() -> int:
         print("set DASHCAM_TESTDATA and DASHCAM_MODELS_DIR", file=sys.stderr)
         return 2
     rows = load_rows(Path(testdata) / "plates", args.set)
+    options = PlateReaderOptions()
+    if args.variants:
+        options = dataclasses.replace(options, variants=tuple(args.variants.split(",")))
     reader = PlateReader.from_config(
         OnnxDetectorConfig(num_threads=args.threads, dequantize=not args.no_dequantize),
         RapidOcrConfig(constrained=not args.plain_ocr),
+        options=options,
         models_dir=models,
     )
     reader.load()

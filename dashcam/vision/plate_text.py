@@ -274,8 +274,9 @@ def consensus(
     """Combine reads of one plate: cluster similar strings, weight by confidence, vote per position.
 
     Strings cluster when their confusion-folded keys are within ``max_distance`` edits (default: a third of
-    the length, at least 1). The heaviest cluster wins; its most weighted length is kept and each position
-    voted on. Every other string read is kept in ``alternatives`` for fuzzy search. A read may carry
+    the length, at least 1). The heaviest cluster wins. Reads of each length are voted on position by position,
+    and the length whose voted text is nearest (confidence-weighted edit distance) to all the cluster's reads
+    is kept. Every other string read is kept in ``alternatives`` for fuzzy search. A read may carry
     per-character probabilities (one mapping per character of its text): they weight its votes and are
     averaged into ``char_scores``.
     """
@@ -305,7 +306,15 @@ def consensus(
     by_length: dict[int, float] = defaultdict(float)
     for text, conf, _ in best:
         by_length[len(text)] += conf
-    length = max(by_length.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    # Which length: the one whose voted text is closest (weighted edit distance) to every read of the
+    # cluster. Weight alone would follow a mark read as an extra character whenever it is read a few
+    # times, and voting misaligned strings position by position makes a text no read had.
+    voted = {n: _vote_positions([r for r in best if len(r[0]) == n])[0] for n in by_length}
+
+    def cost(n: int) -> float:
+        return sum(c * edit_distance(voted[n], t) for t, c, _ in best)
+
+    length = min(by_length, key=lambda n: (cost(n), -by_length[n], -n))
     same = [r for r in best if len(r[0]) == length]
     text, agreement = _vote_positions(same)
     mean_conf = sum(c * c for _, c, _ in best) / weight

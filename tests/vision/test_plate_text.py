@@ -141,6 +141,16 @@ def test_consensus_prefers_the_heavier_length() -> None:
     assert out.alternatives == ["AB12CDEI"]
 
 
+def test_consensus_keeps_the_length_nearest_to_all_reads() -> None:
+    # Five crops of a real Washington plate (UJ5E1A, an emblem between the groups): two read the emblem as
+    # H, one a frame mark as T. Seven-letter reads weigh more, but voting them position by position mixes
+    # "UJ5HE1A" with "TUJ5E1A" into UJ55E1A, which no crop read; the six-letter text is nearer to them all.
+    reads = [("UJ5E1A", 0.8), ("UJ5HE1A", 0.75), ("UJ5E1A", 0.8), ("TUJ5E1A", 0.9), ("UJ5HE1A", 0.75)]
+    assert consensus(reads).text == "UJ5E1A"
+    # one read too many of the longer text, and it is the nearer one
+    assert consensus([("UJ5HE1A", 0.8)] * 3 + [("UJ5E1A", 0.8)]).text == "UJ5HE1A"
+
+
 def test_consensus_weights_votes_by_character_probability() -> None:
     plain = [("AB12", 0.9), ("A812", 0.8)]
     assert consensus(plain).text == "AB12"
