@@ -109,7 +109,9 @@ def main() -> None:
         f"  medians of {len(bares)} passes in turns; overhead per pass "
         + " ".join(f"{s / b - 1:+.0%}" for s, b in zip(stages, bares, strict=True))
     )
-    print(f"decoding alone        {decode:7.2f} s  (the decoder's own work: {decode / bare:.1%} of bare inference)")
+    print(
+        f"decoding alone        {decode:7.2f} s  (the decoder's own work: {decode / bare:.1%} of bare inference)"
+    )
     print(
         f"stage (with plates)   {stage_plates:7.2f} s  {n / stage_plates:6.1f} fps  {dur / stage_plates:5.2f} video-s/s  "
         f"plates {with_plates.timings['plates']:.2f} s"

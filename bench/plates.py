@@ -18,8 +18,8 @@ the eu photos are mostly Slovak and Czech cars. The ground truth is only read to
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import csv
+import dataclasses
 import os
 import re
 import sys
