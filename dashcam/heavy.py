@@ -28,7 +28,6 @@ from dashcam.vision.types import Detection
 
 log = logging.getLogger(__name__)
 
-STAGE_VERSION = "1"
 VEHICLES = {"car", "truck", "bus", "motorcycle"}
 KEEP_LABELS = VEHICLES | {"person", "bicycle"}
 PLATE_LABEL = "plate"

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from dashcam.config import DetectionSection
+from dashcam.pipeline import STAGE_VERSIONS
 from dashcam.video.decode import (
     Frame,
     VideoError,
@@ -30,7 +31,6 @@ from dashcam.video.decode import (
 
 log = logging.getLogger(__name__)
 
-STAGE_VERSION = "2"
 SAMPLE_WIDTH = 640  # the coarse detectors run at 320-640 px: decoding bigger is wasted work
 GATE_SIZE = (160, 90)
 PREFETCH = 4  # samples decoded ahead while the detector runs
@@ -248,7 +248,7 @@ def preprocess_clip(
         raise VideoError(error)
     return Manifest(
         clip_hash=clip_hash,
-        stage_version=STAGE_VERSION,
+        stage_version=STAGE_VERSIONS["preprocess"],
         model=model,
         config_hash=config_hash,
         duration_s=round(info.duration_s, 3),

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from dashcam.db.models import StageRun, Window
 from dashcam.db.session import session_scope
+from dashcam.pipeline import STAGE_VERSIONS
 from dashcam.preprocess import CoarseBox, Manifest, merge_windows
 from dashcam.stages import NotRetryable, StageContext
 from dashcam.stages.ingest import register_file
@@ -68,6 +69,8 @@ def test_rerun_skips_and_manifest_is_deterministic(ctx: StageContext, tmp_path: 
     first = run_preprocess(clip_id, ctx)
     area = ctx.storage["preproc"]
     blob = area.open(first.manifest_key).read()
+    # the manifest names the version the stage's cache key carries (one place keeps it)
+    assert Manifest.from_json(blob).stage_version == STAGE_VERSIONS["preprocess"]
     again = run_preprocess(clip_id, ctx)
     assert again.skipped and again.windows == first.windows
     # forget the stage run: the work is redone and yields the very same bytes
