@@ -33,11 +33,11 @@ def load_models() -> None:
     """Load every model the stages will use into this process's stage context, ahead of the flows (`dashcam
     run` does it while its Prefect server boots). A model that fails to load is left for its stage to
     report, with the clip it was working on."""
-    from dashcam.stages.heavy import _detector, _plate_reader
+    from dashcam.stages.heavy import plate_reader, vehicle_model
     from dashcam.stages.preprocess import coarse_detector
 
     ctx = stage_context()
-    for load in (coarse_detector, _detector, _plate_reader):
+    for load in (coarse_detector, vehicle_model, plate_reader):
         try:
             load(ctx)
         except Exception as exc:  # noqa: BLE001 - the stage raises it again, where it belongs

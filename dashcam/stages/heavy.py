@@ -61,11 +61,12 @@ def vehicle_detector_config(ctx: StageContext) -> Any:
     return vehicle_detector(g.vision, models_dir=ctx.models_dir)
 
 
-def _detector(ctx: StageContext) -> Any:
+def vehicle_model(ctx: StageContext) -> Any:
+    """The vehicle detector the stage uses, loaded once per process."""
     return ctx.detector("vehicle", vehicle_detector_config(ctx))
 
 
-def _plate_reader(ctx: StageContext) -> Any:
+def plate_reader(ctx: StageContext) -> Any:
     """The plate reader, in video mode: vehicle crops are searched closely, the full frame now and then."""
     g = ctx.config.global_config
     det_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
@@ -158,8 +159,8 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
         if not pre.exists(mkey):
             raise NotRetryable(f"{clip.file_name}: no preprocess manifest (run the preprocess stage first)")
         manifest = Manifest.from_json(pre.open(mkey).read())
-        det = _detector(ctx)
-        reader = _plate_reader(ctx)
+        det = vehicle_model(ctx)
+        reader = plate_reader(ctx)
         g = ctx.config.global_config
         batch = (
             ctx.config.device.gpu.max_batch_size
