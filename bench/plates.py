@@ -1,7 +1,7 @@
 """Benchmark: plate detection + reading on OpenALPR's real photos, against a naive chain run in the same session.
 
     .venv/bin/python bench/plates.py [--set us|eu|all] [--limit N] [--every K] [--offset I] [--no-formats]
-        [--no-dequantize] [--plain-ocr]
+        [--no-dequantize] [--plain-ocr] [--variants band,band_trim,...] [--show-errors]
 
 Reads $DASHCAM_TESTDATA/plates/groundtruth.csv (set,image,x,y,width,height,plate; box = top-left + size) and
 prints per set: detection recall (a kept box with IoU >= 0.5), exact-match accuracy of the best read,
