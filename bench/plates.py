@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/plates.py [--set us|eu|all] [--limit N] [--every K] [--offset I] [--no-formats]
         [--no-dequantize] [--plain-ocr] [--variants band,band_trim,...] [--show-errors]
+        [--plate-ocr MODEL.onnx [--plate-ocr-config PLATE_CONFIG.yaml]]
 
 Reads $DASHCAM_TESTDATA/plates/groundtruth.csv (set,image,x,y,width,height,plate; box = top-left + size) and
 prints per set: detection recall (a kept box with IoU >= 0.5), exact-match accuracy of the best read,
 accuracy within one character (edit distance <= 1) and ms per image, for our reader and for the naive chain
 (plate detector on the whole photo, best box, RapidOCR's own text, keep A-Z0-9). Target: exact match >= 0.85
 per set. Our reader decodes RapidOCR's recogniser output constrained to plate characters; ``--plain-ocr`` makes it
-take RapidOCR's own text instead (the reader before that change).
+take RapidOCR's own text instead (the reader before that change). ``--plate-ocr`` reads with a plate-specific
+slot recogniser instead (the plate_onnx backend, e.g. fast-plate-ocr's cct_s_v2_global.onnx from
+`dashcam models pull fast-plate-ocr`; its plate_config.yaml is looked up beside it).
 
 Country formats (``--no-formats`` turns them off): the plate formats a user in that region would configure,
 from public registration rules, never from the images: US plates do not use the letter O (it is read as 0);
@@ -31,7 +34,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig  # noqa: E402
+from dashcam.vision.config import OnnxDetectorConfig, PlateOnnxOcrConfig, RapidOcrConfig  # noqa: E402
 from dashcam.vision.ocr import build_ocr  # noqa: E402
 from dashcam.vision.plate_text import PlateRules, edit_distance  # noqa: E402
 from dashcam.vision.plates import PlateReader, PlateReaderOptions  # noqa: E402
@@ -143,6 +146,12 @@ def main() -> int:
         action="store_true",
         help="our reader on RapidOCR's own text (no plate-constrained decoding)",
     )
+    ap.add_argument(
+        "--plate-ocr", default="", help="a plate_onnx recogniser (.onnx) to read with instead of rapidocr"
+    )
+    ap.add_argument(
+        "--plate-ocr-config", default=None, help="its plate_config.yaml (default: found beside it)"
+    )
     args = ap.parse_args()
 
     testdata = os.environ.get("DASHCAM_TESTDATA")
@@ -154,9 +163,13 @@ def main() -> int:
     options = PlateReaderOptions()
     if args.variants:
         options = dataclasses.replace(options, variants=tuple(args.variants.split(",")))
+    ocr_cfg: RapidOcrConfig | PlateOnnxOcrConfig = RapidOcrConfig(constrained=not args.plain_ocr)
+    if args.plate_ocr:
+        chosen = {"variants": args.variants.split(",")} if args.variants else {}
+        ocr_cfg = PlateOnnxOcrConfig(model=args.plate_ocr, plate_config=args.plate_ocr_config, **chosen)
     reader = PlateReader.from_config(
         OnnxDetectorConfig(num_threads=args.threads, dequantize=not args.no_dequantize),
-        RapidOcrConfig(constrained=not args.plain_ocr),
+        ocr_cfg,
         options=options,
         models_dir=models,
     )

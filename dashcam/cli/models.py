@@ -67,7 +67,17 @@ def check_models(
     json_out: bool = JsonOpt,
 ) -> None:
     """Whether each configured model is present with its pinned checksum; exit 1 if not."""
-    items = [ConfiguredModel("requested", n) for n in names] if names else configured_models(None)
+    if names:
+        items = [ConfiguredModel("requested", n) for n in names]
+    else:  # the models the config in use needs (the embedded default when there is none)
+        from dashcam.config import ConfigError, load_config
+        from dashcam.settings import get_settings
+
+        try:
+            vision = load_config(get_settings()).global_config.vision
+        except ConfigError as exc:
+            fail(str(exc))
+        items = configured_models(vision)
     statuses = [check_model(item, models_dir=models_dir) for item in items]
     bad = [s for s in statuses if not s.ok]
     if json_out:

@@ -22,7 +22,7 @@ from dashcam.stages import NotRetryable, StageContext, already_done, known_failu
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
-from dashcam.vision.config import UltralyticsDetectorConfig
+from dashcam.vision.config import PlateOnnxOcrConfig, UltralyticsDetectorConfig
 from dashcam.vision.defaults import plate_detector as default_plate
 from dashcam.vision.defaults import vehicle_detector
 from dashcam.vision.errors import VisionError
@@ -124,6 +124,10 @@ def heavy_key(ctx: StageContext, clip_hash: str) -> str:
     plate_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
     if plate_cfg is not None:
         paths += model_files(plate_cfg, ctx.models_dir)
+    if isinstance(g.vision.ocr, PlateOnnxOcrConfig):  # a recogniser read from files: part of the key too
+        from dashcam.vision.ocr import PlateOnnxOcrBackend
+
+        paths += PlateOnnxOcrBackend(g.vision.ocr, models_dir=ctx.models_dir).files()
     gpu = ctx.config.device.gpu
     cfg = config_hash(g.detection, g.plates, g.vision, vcfg, {"gpu": gpu.model_dump() if gpu else None})
     return stage_key(STAGE, clip_hash, models=[model_checksum(p) for p in paths], config=cfg)

@@ -182,7 +182,59 @@ class TesseractOcrConfig(BaseModel):
     psm: int = Field(default=7, ge=0, le=13, description="page segmentation mode; 7 = a single text line")
 
 
-OcrConfig = Annotated[RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig, Field(discriminator="type")]
+# The crop variants PlateCrops makes of a plate box (dashcam.vision.plates).
+CropVariant = Literal[
+    "tight", "plate", "plate_wide", "plate_clahe", "band", "band_narrow", "band_clahe", "band_sharp",
+    "band_tall", "band_trim", "wide",
+]  # fmt: skip
+
+
+class PlateOnnxOcrConfig(BaseModel):
+    """A plate-specific recogniser in ONNX with one output slot per character (fast-plate-ocr's format).
+
+    Such models (e.g. fast-plate-ocr's ``cct-s-v2-global-model``, MIT) read a whole plate crop at a fixed size
+    and give, for each of ``max_plate_slots`` positions, a probability per character of their alphabet; a
+    ``plate_config.yaml`` beside the model names the alphabet, the pad character and the input size.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["plate_onnx"] = Field(
+        default="plate_onnx", description="backend: plate_onnx (onnxruntime; the [ocr] extra)"
+    )
+    model: str = Field(
+        default="cct_s_v2_global.onnx",
+        description=_MODEL_HELP + "; `dashcam models pull fast-plate-ocr` fetches the default",
+    )
+    plate_config: str | None = Field(
+        default=None,
+        description="its plate_config.yaml (alphabet, pad_char, max_plate_slots, img_height, img_width, "
+        "image_color_mode, keep_aspect_ratio, interpolation, padding_color); null: <model stem>"
+        "_plate_config.yaml, then <model stem>_config.yaml, beside the model or in the models directories",
+    )
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        min_length=1,
+        description="onnxruntime execution providers in order of preference",
+    )
+    num_threads: int | None = Field(
+        default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
+    )
+    min_confidence: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="a read whose mean character probability is lower is dropped"
+    )
+    variants: list[CropVariant] = Field(
+        default_factory=lambda: ["tight", "plate"],
+        min_length=1,
+        description="crops of each plate box read and voted on: such models were trained on whole plate "
+        "boxes, so the default reads the box as is and with a small margin (tight, plate, plate_wide, "
+        "plate_clahe; the band variants cut into the box for general text recognisers)",
+    )
+
+
+OcrConfig = Annotated[
+    RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig | PlateOnnxOcrConfig, Field(discriminator="type")
+]
 
 
 class VisionConfig(BaseModel):

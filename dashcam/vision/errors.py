@@ -19,6 +19,10 @@ class ModelNotFound(VisionError, FileNotFoundError):
     """A configured model file is in none of the searched folders."""
 
 
+class ModelInvalid(VisionError, ValueError):
+    """A model file or its config is there but unusable (corrupt, foreign format, parts that do not fit)."""
+
+
 class OcrWeightsMissing(ModelNotFound):
     """An OCR backend's weights are not on disk (they are never downloaded at run time)."""
 

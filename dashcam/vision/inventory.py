@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dashcam.vision.config import EasyOcrConfig, LiteRTDetectorConfig, VisionConfig
+from dashcam.vision.config import EasyOcrConfig, LiteRTDetectorConfig, PlateOnnxOcrConfig, VisionConfig
 from dashcam.vision.detectors.litert import is_edgetpu_model
 from dashcam.vision.models import NOT_PINNED, file_digest, find_model, search_dirs, spec_for, verify
 from dashcam.vision.ocr import EasyOcrBackend
@@ -64,6 +64,10 @@ def configured_models(vision_cfg: VisionConfig | None = None) -> list[Configured
     if isinstance(cfg.ocr, EasyOcrConfig):
         for name in EasyOcrBackend(cfg.ocr).required_files():
             out.append(ConfiguredModel("ocr", name, cfg.ocr.model_dir))
+    if isinstance(cfg.ocr, PlateOnnxOcrConfig):
+        out.append(ConfiguredModel("ocr", cfg.ocr.model))
+        stem = Path(cfg.ocr.model).stem
+        out.append(ConfiguredModel("ocr.plate_config", cfg.ocr.plate_config or f"{stem}_plate_config.yaml"))
     return out
 
 

@@ -23,6 +23,11 @@ NOT_PINNED = "not pinned"
 _ULTRALYTICS = "https://github.com/ultralytics/assets/releases/download"
 _EASYOCR = "https://github.com/JaidedAI/EasyOCR/releases/download"
 _PLATE_REPO = "https://huggingface.co/Koushim/yolov8-license-plate-detection/resolve"
+# fast-plate-ocr's release files (the same names under its older repository name as a second source)
+_FAST_PLATE_OCR = (
+    "https://github.com/ankandrew/fast-plate-ocr/releases/download/arg-plates",
+    "https://github.com/ankandrew/cnn-ocr-lp/releases/download/arg-plates",
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,20 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             md5="5864788e1821be9e454ec108d61b887d",
         ),
         ModelSpec(
+            name="fast-plate-ocr-cct-s-v2",
+            filename="cct_s_v2_global.onnx",
+            description="fast-plate-ocr CCT-S v2 global plate recogniser (ONNX, 10 slots, 65+ countries)",
+            licence="MIT",
+            urls=tuple(f"{u}/cct_s_v2_global.onnx" for u in _FAST_PLATE_OCR),
+        ),
+        ModelSpec(
+            name="fast-plate-ocr-cct-s-v2-config",
+            filename="cct_s_v2_global_plate_config.yaml",
+            description="plate_config.yaml of the CCT-S v2 recogniser (alphabet, slots, input size)",
+            licence="MIT",
+            urls=tuple(f"{u}/cct_s_v2_global_plate_config.yaml" for u in _FAST_PLATE_OCR),
+        ),
+        ModelSpec(
             name="yolov8n-int8-tflite",
             filename="yolov8n_full_integer_quant.tflite",
             description="YOLOv8n COCO, full-int8 TFLite (CPU twin of the Edge TPU model)",
@@ -116,7 +135,10 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
 }
 
 # Names `pull` accepts for a set of models, and what `pull` with no name downloads.
-GROUPS: dict[str, tuple[str, ...]] = {"easyocr": ("easyocr-craft", "easyocr-english")}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "easyocr": ("easyocr-craft", "easyocr-english"),
+    "fast-plate-ocr": ("fast-plate-ocr-cct-s-v2", "fast-plate-ocr-cct-s-v2-config"),
+}
 STANDARD = ("yolov8n", "yolo11n", "plate-yolov8n", "easyocr-craft", "easyocr-english")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dashcam.vision.config import (
     DetectorConfig,
     EasyOcrConfig,
     OnnxDetectorConfig,
+    PlateOnnxOcrConfig,
     RapidOcrConfig,
     TesseractOcrConfig,
     VisionConfig,
@@ -167,6 +169,13 @@ class PlateCrops:
             return self._upscale(self._cut(frame, box, 0.02, -0.04), self.ocr_height)
         if name == "band_trim":  # the band without the box's side edges (bolts, frame, country strip)
             return self._upscale(self._cut(frame, box, -0.04, -0.15), self.ocr_height)
+        # For plate recognisers (fixed input size, trained on whole plate boxes): no cut, no upscale.
+        if name == "plate":  # the box with a small margin, as plate detectors' training crops have
+            return self._cut(frame, box, 0.03, 0.06)
+        if name == "plate_wide":  # more room, for boxes that clip the first or last character
+            return self._cut(frame, box, 0.08, 0.12)
+        if name == "plate_clahe":  # local contrast for shadowed or washed-out plates
+            return self._clahe_bgr(self._cut(frame, box, 0.03, 0.06))
         raise ValueError(f"unknown plate crop variant {name!r}")
 
 
@@ -186,6 +195,8 @@ class PlateReader:
         self.ocr = ocr
         self.rules = rules or PlateRules()
         self.options = options or PlateReaderOptions()
+        if ocr.crop_variants:  # a plate recogniser reads whole boxes: its own variants, never band cuts
+            self.options = dataclasses.replace(self.options, variants=ocr.crop_variants)
         self.min_score = min_score
         self.crops = PlateCrops(self.options.ocr_height)
 
@@ -193,7 +204,7 @@ class PlateReader:
     def from_config(
         cls,
         detector_cfg: DetectorConfig | None = None,
-        ocr_cfg: RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig | None = None,
+        ocr_cfg: RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig | PlateOnnxOcrConfig | None = None,
         rules: PlateRules | None = None,
         options: PlateReaderOptions | None = None,
         *,

@@ -327,3 +327,24 @@ def test_an_unreadable_plate_is_read_again_until_it_reads_well() -> None:
     (st,) = w.states.values()
     assert st.settled and len(read_at) == 12  # three confident reads alike: done reading
     assert len(st.reads) <= 12 and [r.text for r in st.reads][-3:] == ["2GVX988"] * 3
+
+
+def test_a_plate_recogniser_is_part_of_the_cache_key_and_reads_whole_boxes(
+    pipeline_env: Path, tmp_path: Path
+) -> None:
+    """vision.ocr = plate_onnx: its model and plate config count in the key; video reads use its variants."""
+    from dashcam.stages.heavy import heavy_key, plate_reader
+    from tests.vision.test_ocr_plate_onnx import _config as plate_config
+    from tests.vision.test_ocr_plate_onnx import _model
+
+    model = _model(tmp_path / "rec.onnx", 3)
+    yaml = plate_config(tmp_path / "rec_plate_config.yaml")
+    ctx = _config(pipeline_env, ocr={"type": "plate_onnx", "model": str(model)})
+    key = heavy_key(ctx, "a" * 64)
+    assert heavy_key(ctx, "a" * 64) == key
+    reader = plate_reader(ctx)
+    assert reader.crops.options.variants == ("tight", "plate") == reader.whole.options.variants
+    plate_config(yaml, img_width=96)  # the same model, another input size: another key
+    second = heavy_key(ctx, "a" * 64)
+    model.write_bytes(model.read_bytes() + b"\0")  # other weights under the same name: another key
+    assert len({key, second, heavy_key(ctx, "a" * 64)}) == 3

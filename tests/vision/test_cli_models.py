@@ -55,6 +55,8 @@ def test_check_present_model_passes(app: typer.Typer) -> None:
 
 def test_check_configured_defaults_reports_missing(app: typer.Typer, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DASHCAM_MODELS_DIR", str(tmp_path))
+    monkeypatch.delenv("DASHCAM_CONFIG_DIR", raising=False)  # the embedded default config
+    monkeypatch.setattr("dashcam.settings.DEFAULT_CONFIG_DIR", tmp_path / "no-config")
     result = runner.invoke(app, ["models", "check"])
     assert result.exit_code == 1
     assert "models missing or corrupt" in result.stderr and "dashcam models pull yolov8n" in result.stderr
@@ -103,3 +105,52 @@ def test_pull_through_a_loopback_mirror(app: typer.Typer, tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["yolo11n.pt"]
     unknown = runner.invoke(app, ["models", "pull", "yolov99"])
     assert unknown.exit_code == 1 and "unknown model 'yolov99'" in unknown.stderr
+
+
+def test_plate_recogniser_pulled_through_a_mirror_then_checked_by_the_config(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dashcam models pull fast-plate-ocr` fetches the model and its plate config; `check` follows the config."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.json").write_text(json.dumps({"vision": {"ocr": {"type": "plate_onnx"}}}))
+    monkeypatch.setenv("DASHCAM_CONFIG_DIR", str(conf))
+    dest = tmp_path / "models"
+    for name in ("license_plate_detector_int8.onnx", "yolov8n_full_integer_quant.tflite",
+                 "yolov8n_full_integer_quant_edgetpu.tflite"):  # fmt: skip
+        (dest / name).parent.mkdir(exist_ok=True)
+        (dest / name).symlink_to(model_file(name))
+    monkeypatch.setenv("DASHCAM_MODELS_DIR", str(dest))
+
+    missing = runner.invoke(app, ["models", "check", "--json"])
+    assert missing.exit_code == 1
+    problems = {m["ref"]: m["problem"] for m in json.loads(missing.stdout)["models"] if not m["ok"]}
+    assert "dashcam models pull fast-plate-ocr-cct-s-v2" in problems["cct_s_v2_global.onnx"]
+    assert "cct_s_v2_global_plate_config.yaml" in problems
+
+    with serve() as srv:
+        srv.routes["/cct_s_v2_global.onnx"] = Route(b"onnx bytes" * 100)
+        srv.routes["/cct_s_v2_global_plate_config.yaml"] = Route(b"max_plate_slots: 10\n")
+        pulled = runner.invoke(
+            app,
+            [
+                "models",
+                "pull",
+                "fast-plate-ocr",
+                "--dest",
+                str(dest),
+                "--base-url",
+                srv.url,
+                "--timeout",
+                "5",
+            ],
+        )
+    assert pulled.exit_code == 0, pulled.output
+    assert (dest / "cct_s_v2_global.onnx").is_file() and (
+        dest / "cct_s_v2_global_plate_config.yaml"
+    ).is_file()
+    check = runner.invoke(app, ["models", "check", "--json"])
+    rows = {m["ref"]: m for m in json.loads(check.stdout)["models"]}
+    assert rows["cct_s_v2_global.onnx"]["present"] and rows["cct_s_v2_global.onnx"]["ok"]
+    assert rows["cct_s_v2_global.onnx"]["expected"] == "not pinned"
+    assert rows["cct_s_v2_global_plate_config.yaml"]["ok"]

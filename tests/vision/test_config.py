@@ -27,6 +27,12 @@ def test_detector_union_picks_the_backend_by_type() -> None:
     with pytest.raises(ValidationError):
         ta.validate_python({"type": "ultralytics", "device": "gpu0"})
     assert isinstance(TypeAdapter(vc.OcrConfig).validate_python({"type": "easyocr"}), vc.EasyOcrConfig)
+    plate = TypeAdapter(vc.OcrConfig).validate_python({"type": "plate_onnx"})
+    assert isinstance(plate, vc.PlateOnnxOcrConfig) and plate.model == "cct_s_v2_global.onnx"
+    with pytest.raises(ValidationError):
+        TypeAdapter(vc.OcrConfig).validate_python({"type": "plate_onnx", "variants": []})
+    with pytest.raises(ValidationError, match="band_narow"):
+        TypeAdapter(vc.OcrConfig).validate_python({"type": "plate_onnx", "variants": ["band_narow"]})
 
 
 def test_gpu_section_maps_to_device_and_batch() -> None:
@@ -54,6 +60,7 @@ def test_vision_section_round_trips_through_json() -> None:
         vc.RapidOcrConfig,
         vc.EasyOcrConfig,
         vc.TesseractOcrConfig,
+        vc.PlateOnnxOcrConfig,
         vc.VisionConfig,
     ],
 )
