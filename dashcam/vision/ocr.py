@@ -13,6 +13,7 @@ import os
 import string
 import unicodedata
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -487,9 +488,13 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
         outputs = [o.name for o in session.get_outputs()]
         self._output = "plate" if "plate" in outputs else outputs[0]
         self._input = inp.name
+        self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self._session = session
         self.spec = spec
-        self._plate_cols = [(i, ch) for i, ch in enumerate(spec.alphabet) if ch in PLATE_ALPHABET]
+        # plate characters of the alphabet (a lower-case class counts as its capital)
+        self._plate_cols = [
+            (i, c.upper()) for i, c in enumerate(spec.alphabet) if c.upper() in PLATE_ALPHABET
+        ]
         self.model_path = model
         self._loaded = True
         self.read([np.full((40, 160, 3), 255, dtype=np.uint8)])  # warm-up: buffers and kernels
@@ -537,14 +542,15 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
         text: list[str] = []
         chars: list[dict[str, float]] = []
         for pos, k in enumerate(slots):
-            ch = alphabet[k]
+            ch = alphabet[k].upper()
             if ch not in PLATE_ALPHABET:  # a pad or symbol inside the plate: no character there
                 continue
             row = probs[pos]
-            alts = {c: float(row[i]) for i, c in self._plate_cols if row[i] >= _MIN_CHAR_PROB}
-            alts[ch] = float(row[k])
+            alts: dict[str, float] = defaultdict(float)
+            for i, c in self._plate_cols:
+                alts[c] += float(row[i])
             text.append(ch)
-            chars.append(alts)
+            chars.append({c: v for c, v in alts.items() if v >= _MIN_CHAR_PROB or c == ch})
         confidence = float(np.mean([c[t] for t, c in zip(text, chars, strict=True)])) if text else 0.0
         raw = (("".join(alphabet[k] for k in best), confidence),)
         if not text or confidence < self.cfg.min_confidence:
@@ -559,11 +565,15 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
             return []
         assert self.spec is not None
         batch = np.stack([self._input_image(c) for c in crops]).astype(np.uint8)
-        out = self._session.run([self._output], {self._input: batch})[0]
+        size = self._fixed_batch or len(batch)
+        parts = []
+        for start in range(0, len(batch), size):  # a model exported for a fixed batch: filled with blanks
+            chunk = batch[start : start + size]
+            if len(chunk) < size:
+                chunk = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), np.uint8)])
+            parts.append(np.asarray(self._session.run([self._output], {self._input: chunk})[0], np.float32))
         spec = self.spec
-        probs = np.asarray(out, dtype=np.float32).reshape(
-            len(crops), spec.max_plate_slots, len(spec.alphabet)
-        )
+        probs = np.concatenate(parts).reshape(-1, spec.max_plate_slots, len(spec.alphabet))[: len(crops)]
         return [self.decode(p) for p in probs]
 
     def _read(self, crop: np.ndarray) -> OcrResult:

@@ -50,7 +50,7 @@ TABLE_A = _table("AB1C234", {2: ("I", 0.3)})
 TABLE_B = _table("XY7Z")
 
 
-def _model(path: Path, channels: int) -> Path:
+def _model(path: Path, channels: int, batch: int | str = "N") -> Path:
     """An ONNX graph: plate = A + (B - A) * mean(first channel) / 255; region = [m, 1 - m]."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -81,10 +81,10 @@ def _model(path: Path, channels: int) -> Path:
     graph = helper.make_graph(
         nodes,
         "tiny_plate_ocr",
-        [helper.make_tensor_value_info("input", TensorProto.UINT8, ["N", HEIGHT, WIDTH, channels])],
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, [batch, HEIGHT, WIDTH, channels])],
         [
-            helper.make_tensor_value_info("region", TensorProto.FLOAT, ["N", 2]),
-            helper.make_tensor_value_info("plate", TensorProto.FLOAT, ["N", SLOTS, len(ALPHABET)]),
+            helper.make_tensor_value_info("region", TensorProto.FLOAT, [batch, 2]),
+            helper.make_tensor_value_info("plate", TensorProto.FLOAT, [batch, SLOTS, len(ALPHABET)]),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -155,6 +155,23 @@ def test_grayscale_model_and_letterbox(tmp_path: Path) -> None:
             padding_color=[255, 255, 255])  # fmt: skip
     boxed = build_ocr(PlateOnnxOcrConfig(model=str(model)))
     assert boxed.read([strip])[0].text == "XY7Z"
+
+
+def test_a_model_exported_for_batch_one_reads_many_crops(tmp_path: Path) -> None:
+    model = _model(tmp_path / "one.onnx", 3, batch=1)
+    _config(tmp_path / "one_plate_config.yaml")
+    ocr = build_ocr(PlateOnnxOcrConfig(model=str(model)))
+    red, blue = _crop((0, 0, 255)), _crop((255, 0, 0))
+    assert [r.text for r in ocr.read([blue, red, blue])] == ["AB1C234", "XY7Z", "AB1C234"]
+
+
+def test_lower_case_classes_count_as_capitals(tmp_path: Path) -> None:
+    """An alphabet with small letters: they fold into the plate's capitals, probabilities summed."""
+    model = _model(tmp_path / "low.onnx", 3)
+    _config(tmp_path / "low_plate_config.yaml", alphabet=ALPHABET.replace("I", "i").replace("X", "x"))
+    got = build_ocr(PlateOnnxOcrConfig(model=str(model))).read([_crop((0, 0, 255)), _crop((255, 0, 0))])
+    assert [r.text for r in got] == ["XY7Z", "AB1C234"]
+    assert got[1].char_probs[2]["I"] == pytest.approx(TABLE_A[2, ALPHABET.index("I")], abs=1e-5)
 
 
 def test_min_confidence_drops_weak_reads(rgb_model: Path) -> None:
