@@ -337,9 +337,9 @@ def database(postgres: bool, keep: Path | None, db: Path | None = None) -> Itera
         yield f"sqlite:///{db.resolve()}"
         return
     if postgres:
-        from tests.postgres import throwaway_cluster
+        from dashcam.testing.cluster import throwaway_postgres
 
-        with throwaway_cluster() as url:
+        with throwaway_postgres() as url:
             yield url
         return
     with tempfile.TemporaryDirectory(prefix="dashcam-bench-") as tmp:

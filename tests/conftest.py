@@ -50,12 +50,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a throwaway PostgreSQL cluster shared by the session (skips, or fails when strict)."""
-    from tests.postgres import find_pg_bin, throwaway_cluster
+    from dashcam.testing.cluster import find_pg_bin, throwaway_postgres
     from tests.support import need
 
     if find_pg_bin() is None:
         need("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    with throwaway_cluster() as url:
+    with throwaway_postgres() as url:
         yield url
 
 
