@@ -92,7 +92,8 @@ def plate_reader(ctx: StageContext) -> Any:
             crops.detector,
             crops.ocr,
             crops.rules,
-            PlateReaderOptions(tile_fallback=True, variants=variants),
+            # most frames have no plate to read: no second search in small tiles on each of them
+            PlateReaderOptions(tile_fallback=True, variants=variants, unread_tiles=None),
             min_score=crops.min_score,
         )
         return _VideoPlateReader(crops, whole)
