@@ -93,19 +93,26 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             archive_member="english_g2.pth",
             md5="5864788e1821be9e454ec108d61b887d",
         ),
-        ModelSpec(
-            name="fast-plate-ocr-cct-s-v2",
-            filename="cct_s_v2_global.onnx",
-            description="fast-plate-ocr CCT-S v2 global plate recogniser (ONNX, 10 slots, 65+ countries)",
-            licence="MIT",
-            urls=tuple(f"{u}/cct_s_v2_global.onnx" for u in _FAST_PLATE_OCR),
-        ),
-        ModelSpec(
-            name="fast-plate-ocr-cct-s-v2-config",
-            filename="cct_s_v2_global_plate_config.yaml",
-            description="plate_config.yaml of the CCT-S v2 recogniser (alphabet, slots, input size)",
-            licence="MIT",
-            urls=tuple(f"{u}/cct_s_v2_global_plate_config.yaml" for u in _FAST_PLATE_OCR),
+        *(
+            ModelSpec(
+                name=name,
+                filename=file,
+                description=text,
+                licence="MIT",
+                urls=tuple(f"{u}/{file}" for u in _FAST_PLATE_OCR),
+            )
+            for name, file, text in (
+                (
+                    "fast-plate-ocr-cct-s-v2",
+                    "cct_s_v2_global.onnx",
+                    "fast-plate-ocr CCT-S v2 global plate recogniser (ONNX, 10 slots, 65+ countries)",
+                ),
+                (
+                    "fast-plate-ocr-cct-s-v2-config",
+                    "cct_s_v2_global_plate_config.yaml",
+                    "plate_config.yaml of the CCT-S v2 recogniser (alphabet, slots, input size)",
+                ),
+            )
         ),
         ModelSpec(
             name="yolov8n-int8-tflite",
