@@ -9,7 +9,7 @@ from typing import Any
 from dashcam.vision.config import EasyOcrConfig, LiteRTDetectorConfig, PlateOnnxOcrConfig, VisionConfig
 from dashcam.vision.detectors.litert import is_edgetpu_model
 from dashcam.vision.models import NOT_PINNED, file_digest, find_model, search_dirs, spec_for, verify
-from dashcam.vision.ocr import EasyOcrBackend
+from dashcam.vision.ocr import EasyOcrBackend, plate_config_names
 
 _DETECTOR_ROLES = ("coarse_detector", "vehicle_detector", "plate_detector")
 
@@ -66,8 +66,8 @@ def configured_models(vision_cfg: VisionConfig | None = None) -> list[Configured
             out.append(ConfiguredModel("ocr", name, cfg.ocr.model_dir))
     if isinstance(cfg.ocr, PlateOnnxOcrConfig):
         out.append(ConfiguredModel("ocr", cfg.ocr.model))
-        stem = Path(cfg.ocr.model).stem
-        out.append(ConfiguredModel("ocr.plate_config", cfg.ocr.plate_config or f"{stem}_plate_config.yaml"))
+        config = cfg.ocr.plate_config or plate_config_names(cfg.ocr.model)[0]
+        out.append(ConfiguredModel("ocr.plate_config", config))
     return out
 
 

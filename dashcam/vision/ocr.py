@@ -27,6 +27,7 @@ from dashcam.vision.errors import (
     ModelInvalid,
     ModelNotFound,
     OcrWeightsMissing,
+    VisionError,
     missing_runtime,
 )
 from dashcam.vision.models import find_model, resolve_model, search_dirs
@@ -418,6 +419,12 @@ class PlateSlotsSpec:
         )
 
 
+def plate_config_names(model: str) -> list[str]:
+    """The file names a slot recogniser's plate config is looked up by, from its model's name."""
+    stem = Path(model).stem
+    return [f"{stem}_plate_config.yaml", f"{stem}_config.yaml"]
+
+
 class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
     """A plate recogniser with a fixed number of character slots (fast-plate-ocr's ONNX export).
 
@@ -442,7 +449,7 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
             if found is None:
                 raise ModelNotFound(f"plate config {self.cfg.plate_config!r} of the plate_onnx OCR not found")
             return found
-        names = [f"{model.stem}_plate_config.yaml", f"{model.stem}_config.yaml"]
+        names = plate_config_names(model.name)
         for name in names:
             for d in (model.parent, *search_dirs(self.models_dir)):
                 if (d / name).is_file():
@@ -459,23 +466,16 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
 
     def load(self) -> None:
         """Open the session, read the plate config and check that they fit each other."""
+        from dashcam.vision.detectors.onnx import open_session
+
+        model, config = self.files()
+        spec = PlateSlotsSpec.read(config)
         try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise missing_runtime("onnxruntime", "onnxruntime", kind="OCR backend") from exc
-        model = resolve_model(self.cfg.model, models_dir=self.models_dir)
-        spec = PlateSlotsSpec.read(self.config_path(model))
-        available = ort.get_available_providers()
-        absent = [p for p in self.cfg.providers if p not in available]
-        if absent:
-            raise BackendUnavailable(
-                f"onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)})"
+            session = open_session(
+                model, self.cfg.providers, num_threads=self.cfg.num_threads, kind="OCR backend"
             )
-        opts = ort.SessionOptions()
-        if self.cfg.num_threads:
-            opts.intra_op_num_threads = self.cfg.num_threads
-        try:
-            session = ort.InferenceSession(str(model), sess_options=opts, providers=list(self.cfg.providers))
+        except VisionError:
+            raise
         except Exception as exc:  # onnxruntime raises its own types for a corrupt or foreign file
             raise ModelInvalid(f"{model}: not a loadable ONNX model ({exc})") from exc
         inp = session.get_inputs()[0]

@@ -22,6 +22,34 @@ _GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 
 
+def open_session(
+    path: Path,
+    providers: Sequence[str],
+    *,
+    num_threads: int | None = None,
+    device_id: int = 0,
+    kind: str = "detector",
+) -> Any:
+    """An onnxruntime session on the configured providers (GPU ones on ``device_id``); an absent provider is a
+    loud error, and so is onnxruntime itself missing."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise missing_runtime("onnxruntime", "onnxruntime", kind=kind) from exc
+    available = ort.get_available_providers()
+    absent = [p for p in providers if p not in available]
+    if absent:
+        raise BackendUnavailable(
+            f"onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)}): install "
+            "onnxruntime-gpu for CUDA/TensorRT, or configure providers: ['CPUExecutionProvider']"
+        )
+    opts = ort.SessionOptions()
+    if num_threads:
+        opts.intra_op_num_threads = num_threads
+    chosen = [(p, {"device_id": device_id}) if p in _GPU_PROVIDERS else p for p in providers]
+    return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+
+
 class OnnxDetector(Detector[OnnxDetectorConfig]):
     """A YOLO detect export (.onnx, NCHW input) run by onnxruntime."""
 
@@ -32,31 +60,12 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
         self._session: Any = None
         self.run_path: Path | None = None  # the file the session runs (a float32 twin, or the model)
 
-    def _providers(self, available: list[str]) -> list[Any]:
-        """The configured providers with their options; an absent one is a loud error."""
-        absent = [p for p in self.cfg.providers if p not in available]
-        if absent:
-            raise BackendUnavailable(
-                f"onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)}): install "
-                "onnxruntime-gpu for CUDA/TensorRT, or configure providers: ['CPUExecutionProvider']"
-            )
-        return [
-            (p, {"device_id": self.cfg.device_id}) if p in _GPU_PROVIDERS else p for p in self.cfg.providers
-        ]
-
     def load(self) -> None:
         """Open the inference session and warm it up."""
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise missing_runtime("onnxruntime", "onnxruntime") from exc
         path = self.resolve(self.cfg.model)
-        opts = ort.SessionOptions()
-        if self.cfg.num_threads:
-            opts.intra_op_num_threads = self.cfg.num_threads
         self.run_path = self._float_twin(path) if self.cfg.dequantize else path
-        self._session = ort.InferenceSession(
-            str(self.run_path), sess_options=opts, providers=self._providers(ort.get_available_providers())
+        self._session = open_session(
+            self.run_path, self.cfg.providers, num_threads=self.cfg.num_threads, device_id=self.cfg.device_id
         )
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
