@@ -8,7 +8,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from dashcam.stages.archive import run_archive
-from flows.common import report, retry_options, retryable, run_clips, stage_context
+from dashcam.stages.jobs import report
+from flows.common import retry_options, retryable, run_clips, stage_context
 
 
 # No Prefect cache: the stage itself skips a done clip, and a cached result would hide media that a
@@ -35,5 +36,4 @@ def archive(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]:
         clip_ids,
         run,
         chain=chain,
-        describe=lambda r: f"{r['archived']} archived, {r['resumed']} resumed, {r['bytes']} byte(s)",
     )

@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 from prefect.states import State
 
 from dashcam.stages import ClipBusy, NotRetryable, StageContext
+from dashcam.stages.jobs import DESCRIBE, first_line, run_each
 
 _CONTEXT: StageContext | None = None
 
@@ -81,8 +82,8 @@ def outcome(clip_id: int, state: State[Any]) -> dict[str, Any]:
     if state.is_completed():
         return {"clip_id": clip_id, "ok": True, **(state.result() or {})}
     exc = state.result(raise_on_failure=False)
-    if isinstance(exc, BaseException) and str(exc):
-        reason = str(exc).splitlines()[0]
+    if isinstance(exc, BaseException) and str(exc).strip():
+        reason = first_line(exc)
     else:
         reason = state.message or state.name or "failed"
     return {"clip_id": clip_id, "ok": False, "busy": isinstance(exc, ClipBusy), "error": reason}
@@ -205,35 +206,15 @@ def run_clips(
     task_fn: Any,
     *,
     chain: bool,
-    describe: Callable[[dict[str, Any]], str],
 ) -> list[dict[str, Any]]:
     """Run a stage's task for each clip (a failure never stops the batch), then chain the next stage."""
-    log = get_run_logger()
-    results = []
-    for clip_id in clip_ids:
-        res = outcome(clip_id, task_fn(clip_id, return_state=True))
-        if res["ok"]:
-            log.info("clip %s: %s", clip_id, describe(res))
-        elif res.get("busy"):
-            log.info("clip %s: %s", clip_id, res["error"])
-        else:
-            log.error("clip %s: %s failed: %s", clip_id, stage, res["error"])
-        results.append(res)
+    results = run_each(
+        stage,
+        clip_ids,
+        lambda clip_id: outcome(clip_id, task_fn(clip_id, return_state=True)),
+        describe=DESCRIBE[stage],
+        logger=get_run_logger(),
+    )
     if chain:
         chain_next(stage, [r["clip_id"] for r in results if r["ok"]])
     return results
-
-
-# A process-local progress hook: the CLI installs one to draw progress bars; workers leave it unset.
-_REPORTER: Callable[[str, int | None, str, str], None] | None = None
-
-
-def set_reporter(fn: Callable[[str, int | None, str, str], None] | None) -> None:
-    global _REPORTER
-    _REPORTER = fn
-
-
-def report(stage: str, clip_id: int | None, name: str, what: str) -> None:
-    """Tell the local progress display (if any) that a clip moved on."""
-    if _REPORTER is not None:
-        _REPORTER(stage, clip_id, name, what)

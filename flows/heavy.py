@@ -9,9 +9,9 @@ from prefect import flow, task
 from prefect.context import TaskRunContext
 
 from dashcam.stages.heavy import heavy_key, run_heavy
+from dashcam.stages.jobs import report
 from flows.common import (
     cache_expiration,
-    report,
     retry_options,
     retryable,
     run_clips,
@@ -61,5 +61,4 @@ def heavy(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]:
         clip_ids,
         run,
         chain=chain,
-        describe=lambda r: f"{r['sightings']} sighting(s), {r['plates']} plate(s)",
     )

@@ -7,10 +7,10 @@ from typing import Any
 from prefect import flow, task
 from prefect.context import TaskRunContext
 
+from dashcam.stages.jobs import report
 from dashcam.stages.preprocess import preprocess_key, run_preprocess
 from flows.common import (
     cache_expiration,
-    report,
     retry_options,
     retryable,
     run_clips,
@@ -48,7 +48,4 @@ def preprocess(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]
         clip_ids,
         run,
         chain=chain,
-        describe=lambda r: (
-            f"{r['windows']} window(s), {r['seconds_passed']:.1f} s of {r['duration_s']:.1f} s passed on"
-        ),
     )

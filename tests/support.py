@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,40 @@ def need_tool(name: str) -> str:
 # Imported into test modules: keep pytest from collecting these helpers as tests.
 testdata_dir.__test__ = False  # type: ignore[attr-defined]
 testdata_file.__test__ = False  # type: ignore[attr-defined]
+
+
+def dashcam_command() -> str:
+    """The `dashcam` script installed beside this Python: what a user types."""
+    script = Path(sys.executable).parent / "dashcam"
+    if not script.is_file():
+        need(f"the dashcam command is not installed beside {sys.executable} (uv sync)")
+    return str(script)
+
+
+def user_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user's shell on a new machine: no PREFECT_* or DASHCAM_* variables and a fresh
+    home (so no ~/.prefect, no model cache), plus ``extra``."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "NO_COLOR": "1",
+    }
+    return {**env, **extra}
+
+
+def run_dashcam(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`dashcam ARGS` as a fresh process, the way a user runs it (no harness, no test settings)."""
+    return subprocess.run(
+        [dashcam_command(), *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress
+from dashcam.cli.embedded import PrefectOpt, stages
 
 
 def _human(n: int) -> str:
@@ -23,38 +24,39 @@ def archive(
     all_pending: bool = typer.Option(
         False, "--all-pending", help="Archive every clip whose heavy stage is done and whose archive is not."
     ),
+    prefect: bool = PrefectOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Move clips' web media from heavy_output to the archive, verified by size and checksum."""
-    from dashcam.stages import StageContext
-    from dashcam.stages.archive import pending_clip_ids
+    from dashcam.stages.jobs import set_reporter
 
     ids = list(clip_ids or [])
-    if all_pending:
-        ids += pending_clip_ids(StageContext.load().engine)
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        if not all_pending:
-            fail("give clip ids or --all-pending")
-        if json_out:
-            print_json([])
-        else:
-            console.print("nothing to archive")
-        return
-    from flows.archive import archive as archive_flow
-    from flows.common import set_reporter
+    if not ids and not all_pending:
+        fail("give clip ids or --all-pending")
+    with stages(prefect=prefect, quiet=json_out) as runner:
+        if all_pending:
+            from dashcam.db.session import get_engine
+            from dashcam.stages.archive import pending_clip_ids
 
-    with progress(enabled=not json_out) as prog:
-        bar = prog.add_task("archive", total=len(ids))
+            ids += pending_clip_ids(get_engine(url=runner.cfg.database_url()))
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            if json_out:
+                print_json([])
+            else:
+                console.print("nothing to archive")
+            return
+        with progress(enabled=not json_out) as prog:
+            bar = prog.add_task("archive", total=len(ids))
 
-        def on_clip(stage: str, clip_id: int | None, name: str, what: str) -> None:
-            prog.update(bar, advance=1, description=f"archive: clip {name} {what}")
+            def on_clip(stage: str, clip_id: int | None, name: str, what: str) -> None:
+                prog.update(bar, advance=1, description=f"archive: clip {name} {what}")
 
-        set_reporter(on_clip)
-        try:
-            results: list[dict[str, Any]] = archive_flow(ids)
-        finally:
-            set_reporter(None)
+            set_reporter(on_clip)
+            try:
+                results: list[dict[str, Any]] = runner.archive(ids)
+            finally:
+                set_reporter(None)
     if json_out:
         print_json(results)
     else:
@@ -78,12 +80,12 @@ def archive(
 
 def retention(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go and how many bytes."),
+    prefect: bool = PrefectOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Delete raw clips, preprocess data and heavy output past their retention (never protected or pending)."""
-    from flows.retention import retention as retention_flow
-
-    doc: dict[str, Any] = retention_flow(dry_run=dry_run)
+    with stages(prefect=prefect, quiet=json_out) as runner:
+        doc: dict[str, Any] = runner.retention(dry_run=dry_run)
     if json_out:
         print_json(doc)
     else:

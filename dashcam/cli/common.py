@@ -15,8 +15,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+# soft_wrap: a line is never cut where the terminal (80 columns when there is none) ends, so a summary
+# stays one line for the scripts and logs that read it
+console = Console(stderr=False, soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
 

@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 
 from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, warn
-from dashcam.config import ConfigError, load_config, validate_dir
-from dashcam.settings import get_settings
 
 config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
 
@@ -21,8 +19,33 @@ def validate(
     json_out: bool = JsonOpt,
 ) -> None:
     """Exit 0 on a valid config directory, 1 listing every problem."""
+    from dashcam.config import ConfigError, validate_dir
+    from dashcam.settings import get_settings
+
     settings = get_settings()
     target = directory or settings.config_dir
+    if directory is None and not settings.config_dir_explicit and not target.is_dir():
+        # a new machine: nothing configured is a valid state, the embedded default (what `dashcam run` uses)
+        if json_out:
+            print_json(
+                {
+                    "valid": True,
+                    "directory": None,
+                    "embedded": True,
+                    "data_dir": settings.data_dir,
+                    "devices": [],
+                    "problems": [],
+                    "warnings": [],
+                }
+            )
+            return
+        console.print(
+            f"no config directory at {target}: the embedded default is in use "
+            f"(everything under {settings.data_dir}); valid",
+            highlight=False,
+            markup=False,
+        )
+        return
     try:
         cfg = validate_dir(target, settings)
     except ConfigError as exc:
@@ -53,6 +76,8 @@ def validate(
 @config_app.command("show")
 def show(json_out: bool = JsonOpt) -> None:
     """Print the configuration in force on this device, defaults filled in."""
+    from dashcam.config import ConfigError, load_config
+
     try:
         cfg = load_config()
     except ConfigError as exc:

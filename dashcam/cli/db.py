@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from dashcam.cli.common import JsonOpt, console, fail, print_json
-from dashcam.config import ConfigError, load_config
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
 
 def _url() -> str:
+    from dashcam.config import ConfigError, load_config
+
     try:
         return load_config().database_url()
     except ConfigError as exc:
@@ -20,6 +19,8 @@ def _url() -> str:
 
 
 def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -28,6 +29,8 @@ def upgrade(
     revision: str = typer.Argument("head", help="Target revision."), json_out: bool = JsonOpt
 ) -> None:
     """Create or migrate the schema to the newest revision."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from dashcam.db import session as dbs
 
     url = _url()
@@ -47,6 +50,8 @@ def downgrade(
     revision: str = typer.Argument(..., help="Target revision, e.g. -1 or base."), json_out: bool = JsonOpt
 ) -> None:
     """Migrate the schema back (every migration has a real downgrade)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from dashcam.db import session as dbs
 
     url = _url()
@@ -64,6 +69,8 @@ def downgrade(
 @db_app.command("current")
 def current(json_out: bool = JsonOpt) -> None:
     """Show the schema revision of the configured database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from dashcam.db import session as dbs
 
     url = _url()

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
+from dashcam.cli.embedded import PrefectOpt, stages
 
 
 def ingest(
@@ -21,6 +22,7 @@ def ingest(
         False, "--move", help="Remove each imported file from the folder once verified."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be imported."),
+    prefect: bool = PrefectOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Pull new clips off the dashcam, or import a folder; every clip is registered once."""
@@ -28,10 +30,13 @@ def ingest(
         fail("give --camera or --from, not both")
     if from_dir is not None and not from_dir.is_dir():
         fail(f"{from_dir}: not a folder")
-    from flows.common import set_reporter
-    from flows.ingest import ingest as ingest_flow
+    from dashcam.stages.jobs import set_reporter
 
-    with stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
+    with (
+        stages(prefect=prefect, quiet=json_out) as runner,
+        stdout_to_stderr(json_out),
+        progress(enabled=not json_out) as prog,
+    ):
         bar = prog.add_task("ingest", total=None)
 
         def on_clip(stage: str, clip_id: int | None, name: str, what: str) -> None:
@@ -39,7 +44,7 @@ def ingest(
 
         set_reporter(on_clip)
         try:
-            result: dict[str, Any] = ingest_flow(
+            result: dict[str, Any] = runner.ingest(
                 folder=str(from_dir.resolve()) if from_dir else None,
                 camera=camera,
                 move=move,

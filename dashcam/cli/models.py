@@ -6,20 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from dashcam.cli.common import JsonOpt, console, fail, print_json
-from dashcam.vision.errors import ModelDownloadError, ModelNotFound
-from dashcam.vision.inventory import ConfiguredModel, check_model, configured_models
-from dashcam.vision.models import (
-    KNOWN_MODELS,
-    NOT_PINNED,
-    STANDARD,
-    expand_names,
-    find_model,
-    pull,
-    user_cache_dir,
-)
 
 models_app = typer.Typer(
     name="models",
@@ -35,6 +23,10 @@ ModelsDirOpt = typer.Option(
 @models_app.command("list")
 def list_models(models_dir: Path | None = ModelsDirOpt, json_out: bool = JsonOpt) -> None:
     """Every known model: file, source, pinned checksum and where it is found here."""
+    from rich.table import Table
+
+    from dashcam.vision.models import KNOWN_MODELS, NOT_PINNED, find_model
+
     rows = []
     for spec in KNOWN_MODELS.values():
         found = find_model(spec.filename, models_dir=models_dir)
@@ -67,6 +59,10 @@ def check_models(
     json_out: bool = JsonOpt,
 ) -> None:
     """Whether each configured model is present with its pinned checksum; exit 1 if not."""
+    from rich.table import Table
+
+    from dashcam.vision.inventory import ConfiguredModel, check_model, configured_models
+
     if names:
         items = [ConfiguredModel("requested", n) for n in names]
     else:  # the models the config in use needs (the embedded default when there is none)
@@ -100,7 +96,7 @@ def check_models(
 @models_app.command("pull")
 def pull_models(
     names: list[str] | None = typer.Argument(
-        None, help=f"Models or groups to download (default: {', '.join(STANDARD)})."
+        None, help="Models or groups to download (default: the standard ones of `dashcam models list`)."
     ),
     dest: Path | None = typer.Option(
         None, "--dest", help="Target folder (default: ~/.cache/dashcam/models)."
@@ -116,6 +112,9 @@ def pull_models(
     json_out: bool = JsonOpt,
 ) -> None:
     """Download standard weights (checked, then renamed into place); exit 1 if any fails."""
+    from dashcam.vision.errors import ModelDownloadError, ModelNotFound
+    from dashcam.vision.models import STANDARD, expand_names, pull, user_cache_dir
+
     try:
         specs = expand_names(names or STANDARD)
     except ModelNotFound as exc:

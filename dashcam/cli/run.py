@@ -8,25 +8,7 @@ from typing import Any
 import typer
 
 from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
-from dashcam.local_prefect import LocalPrefect, LocalPrefectError, booted_early, using
-
-
-def _prepare() -> Any:
-    """Config, storage areas and schema of the embedded default; models checked before any work."""
-    from dashcam.config import ConfigError, load_config
-    from dashcam.db.session import ensure_schema
-    from dashcam.storage import Storage
-
-    try:
-        cfg = load_config()
-    except ConfigError as exc:
-        fail(f"{exc.problems[0]} (run `dashcam config validate`)")
-    for area in Storage(cfg).areas.values():
-        if area.is_local:
-            Path(area.root).mkdir(parents=True, exist_ok=True)
-    ensure_schema(cfg.database_url())
-    _check_models(cfg)
-    return cfg
+from dashcam.cli.embedded import PrefectOpt, Stages, stages
 
 
 def _check_models(cfg: Any) -> None:
@@ -73,22 +55,11 @@ def _resolve_models(cfg: Any) -> None:
             model_files(det, ctx.models_dir)
 
 
-def run_paths(
-    paths: list[Path], *, json_out: bool, archive: bool = True, server: LocalPrefect | None = None
-) -> dict[str, Any]:
-    """Run the pipeline flow in-process with progress bars; returns its summary. With ``server`` (booting
-    since the command started), the models load while it boots and the flows use it."""
-    from flows.common import reset_context, set_reporter
-    from flows.pipeline import load_models, pipeline
+def run_paths(stages: Stages, paths: list[Path], *, json_out: bool, archive: bool = True) -> dict[str, Any]:
+    """The whole job over files and folders, with a progress bar per stage; returns its summary."""
+    from dashcam.stages.jobs import set_reporter
 
-    reset_context()
-    if server is not None:
-        load_models()
-        try:
-            server.wait()
-        except LocalPrefectError as exc:
-            fail(str(exc))
-    with using(server), stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
+    with stdout_to_stderr(json_out), progress(enabled=not json_out) as prog:
         bars: dict[str, Any] = {}
         total: list[int | None] = [None]
 
@@ -107,7 +78,7 @@ def run_paths(
 
         set_reporter(on_event)
         try:
-            return pipeline([str(p.resolve()) for p in paths], archive=archive)
+            return stages.pipeline([str(p.resolve()) for p in paths], archive=archive)
         finally:
             set_reporter(None)
 
@@ -125,15 +96,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def run(
     paths: list[Path] = typer.Argument(..., help="Clip files or folders of clips."),
     no_archive: bool = typer.Option(False, "--no-archive", help="Stop after the heavy stage."),
+    prefect: bool = PrefectOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Process footage end to end on this machine: ingest, preprocess, heavy, archive."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"{missing[0]}: no such file or folder")
-    with booted_early() as server:
-        _prepare()
-        summary = run_paths(paths, json_out=json_out, archive=not no_archive, server=server)
+    with stages(prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
+        summary = run_paths(runner, paths, json_out=json_out, archive=not no_archive)
     if json_out:
         print_json(summary)
     else:
@@ -148,17 +119,17 @@ def run(
 def demo(
     clips: int = typer.Option(3, "--clips", min=1, max=20, help="How many clips to synthesise."),
     seconds: float = typer.Option(12.0, "--seconds", min=2, help="Length of each clip."),
+    prefect: bool = PrefectOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Synthesise a few clips, run them through the pipeline, and show what was found."""
-    with booted_early() as server:
-        cfg = _prepare()
+    with stages(prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
         from dashcam.cli.demo import make_demo_clips
 
-        folder = cfg.settings.data_dir / "demo-footage"
+        folder = runner.cfg.settings.data_dir / "demo-footage"
         with stdout_to_stderr(json_out):
             made = make_demo_clips(folder, clips=clips, seconds=seconds, quiet=json_out)
-        summary = run_paths([folder], json_out=json_out, server=server)
+        summary = run_paths(runner, [folder], json_out=json_out)
     summary["footage"] = str(folder)
     summary["truth"] = made
     if json_out:

@@ -205,3 +205,87 @@ def clean_incoming(ctx: StageContext, older_than: timedelta = timedelta(hours=12
         elif p.is_dir() and not any(p.iterdir()):
             shutil.rmtree(p, ignore_errors=True)
     return n
+
+
+# ---------------------------------------------------------------- the steps of an ingest run
+
+
+def camera_client(ctx: StageContext, url: str) -> Any:
+    """A client of the camera at ``url`` with the configured limits and password (from its env variable)."""
+    from dashcam.camera.client import CameraClient
+
+    cam = ctx.config.global_config.camera
+    password = os.environ.get(cam.password_env)
+    auth = ("admin", password) if password else None
+    return CameraClient(url, max_connections=cam.max_connections, timeout=cam.timeout_s, auth=auth)
+
+
+def import_into_incoming(
+    ctx: StageContext, folder: str | None, move: bool = False, files: list[str] | None = None
+) -> dict[str, Any]:
+    """Copy (or move) new clips from a folder, or single files, into the incoming area, verified by sha256.
+
+    Unfinished MP4s are failures to report (the user handed us that folder); clips we have are skipped.
+    """
+    from dashcam.camera.importer import import_files, import_folder
+
+    def have(p: Path, size: int) -> bool:
+        return known_file(ctx, p.name, size) is not None
+
+    if folder is not None:
+        rep = import_folder(folder, incoming_dir(ctx), move=move, already_have=have)
+    else:
+        rep = import_files(files or [], incoming_dir(ctx), move=move, already_have=have)
+    failed = dict(rep.failed)
+    skipped = {}
+    for rel, why in rep.skipped.items():
+        (failed if why.startswith("unfinished MP4") else skipped)[rel] = (
+            f"{rel}: {why}" if why.startswith("unfinished") else why
+        )
+    for r in rep.rejected:
+        failed[r.entry] = f"{r.entry}: {r.reason}"
+    return {
+        "files": [{"path": str(f.path), "sha256": f.sha256, "source": str(f.source)} for f in rep.imported],
+        "skipped": skipped,
+        "failed": failed,
+        "warnings": rep.warnings,
+    }
+
+
+def plan_camera_sync(ctx: StageContext, url: str, stable_check_s: float = 2.0) -> dict[str, Any]:
+    """List the camera and pick the finished clips we do not have yet ("no camera" is a state, not an error)."""
+    import dataclasses
+
+    cam = ctx.config.global_config.camera
+    with camera_client(ctx, url) as client:
+        rep = client.sync(
+            incoming_dir(ctx),
+            protected_only=cam.protected_only,
+            dry_run=True,
+            order=cam.order,
+            stable_check=stable_check_s,
+            already_have=lambda r: r.size is not None and known_file(ctx, r.name, r.size) is not None,
+        )
+    return {
+        "camera_reachable": rep.camera_reachable,
+        "camera_lost": rep.camera_lost,
+        "error": rep.error,
+        "files": [dataclasses.asdict(r) for r in rep.planned_files],
+        "still_recording": rep.still_recording,
+        "skipped": rep.skipped,
+        "failed": rep.failed,
+        "rejected": {r.entry: r.reason for r in rep.rejected},
+    }
+
+
+def download_and_register(ctx: StageContext, url: str, remote: dict[str, Any]) -> Registered:
+    """Download one clip (resuming a .part), register it, and delete it from the camera if configured."""
+    from dashcam.camera.listing import RemoteFile
+
+    rf = RemoteFile(**remote)
+    with camera_client(ctx, url) as client:
+        path = client.download(rf, incoming_dir(ctx))
+        reg = register_file(path, ctx, source=f"{url}{rf.url_path}", move=True, protected=rf.protected)
+        if ctx.config.global_config.camera.delete_after_download:
+            client.delete(rf)
+    return reg
