@@ -24,15 +24,34 @@ def ffmpeg_floor(path: Path) -> float:
     return time.perf_counter() - t
 
 
-def synthetic_clip(seconds: float, size: tuple[int, int], fps: float = 30.0, seed: int = 0) -> Path:
-    """A synthetic drive, made once and cached (rendering minutes of 1080p takes a while)."""
+def synthetic_clip(
+    seconds: float,
+    size: tuple[int, int],
+    fps: float = 30.0,
+    seed: int = 0,
+    *,
+    parked: bool = False,
+    passing_at: tuple[float, ...] = (),
+) -> Path:
+    """A synthetic drive (or with ``parked`` a still scene, with a vehicle driving past at each of
+    ``passing_at``), made once and cached (rendering minutes of 1080p takes a while)."""
     from dashcam.synth import synthesize
 
-    out = CACHE / f"synth-{int(seconds)}s-{size[0]}x{size[1]}-{int(fps)}fps-{seed}.mp4"
+    kind = ("parked" + "".join(f"-{t:g}" for t in passing_at) + "-") if parked else ""
+    out = CACHE / f"synth-{kind}{int(seconds)}s-{size[0]}x{size[1]}-{int(fps)}fps-{seed}.mp4"
     if not out.is_file():
         CACHE.mkdir(parents=True, exist_ok=True)
         print(f"rendering {out.name} (once; cached in {CACHE}) ...", flush=True)
-        synthesize(out, seconds=seconds, size=size, fps=fps, seed=seed, preset="ultrafast")
+        synthesize(
+            out,
+            seconds=seconds,
+            size=size,
+            fps=fps,
+            seed=seed,
+            preset="ultrafast",
+            parked=parked,
+            passing_at=list(passing_at) or None,
+        )
     return out
 
 

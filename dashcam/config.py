@@ -146,6 +146,13 @@ class DetectionSection(_Strict):
         gt=0,
         description="Keyframes further apart than this are too sparse: sample at sample_fps instead.",
     )
+    static_max_gap_s: float = Field(
+        4.0,
+        ge=0,
+        description="While the scene stays still (parking mode, a long wait at lights), keyframes are looked "
+        "at ever more rarely, at most this many seconds apart; a GOP whose packets show motion brings the "
+        "looks back at once. 0: every keyframe.",
+    )
     coarse_labels: list[str] = Field(
         default_factory=lambda: ["car", "truck", "bus", "motorcycle", "bicycle", "person"],
         description="Labels that make a moment worth heavy processing.",

@@ -1,13 +1,15 @@
 """The cheap pass: which moments of a clip deserve the GPU.
 
-Samples frames cheaply (keyframes only when they are dense enough, else a fixed rate), gates them by
-motion / scene change so a static scene costs one detection, runs the coarse detector on what is left,
-and turns the hits into padded, merged time windows with their coarse boxes. The result is a small,
-deterministic JSON manifest: the same clip, model and config give the same bytes.
+Samples frames cheaply, GOP by GOP (:func:`sample_frames`): keyframes, decoded alone, and inside GOPs too
+long to stand for their frames a fixed rate; a still scene is looked at ever more rarely, and its long GOPs
+not inside at all. A motion gate keeps what did not change from the detector, so a static scene costs one
+detection. The coarse detector's hits become padded, merged time windows with their coarse boxes. The
+result is a small, deterministic JSON manifest: the same clip, model and config give the same bytes.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,19 +22,15 @@ import numpy as np
 
 from dashcam.config import DetectionSection
 from dashcam.pipeline import STAGE_VERSIONS
-from dashcam.video.decode import (
-    Frame,
-    VideoError,
-    iter_frames,
-    iter_keyframes,
-    prefetch,
-    probe_keyframes,
-)
+from dashcam.video.decode import Frame, VideoError, prefetch
+from dashcam.video.gop import Gop, GopReader
 
 log = logging.getLogger(__name__)
 
 SAMPLE_WIDTH = 640  # the coarse detectors run at 320-640 px: decoding bigger is wasted work
 GATE_SIZE = (160, 90)
+LOCAL_PATCH = (12, 12)  # gate pixels: a car 50 px tall in a 360p frame
+LOCAL_THRESHOLD = 0.25
 PREFETCH = 4  # samples decoded ahead while the detector runs
 # Two landscape samples share one square detector input, stacked (each squeezed to half the height: a
 # 16:9 frame loses 11 % of its height, which does not hide a vehicle). A letterboxed 16:9 frame wastes 44 %
@@ -40,6 +38,10 @@ PREFETCH = 4  # samples decoded ahead while the detector runs
 # sample after the pair is looked at.
 PAIR_SIDE = 640
 PAIR_MIN_ASPECT = 1.7  # width / height; squarer frames go one per call
+# A GOP whose difference frames carry this many times the clip's still level of bytes (its median GOP)
+# has motion in it. The floor keeps a clip of identical frames (no bytes at all) from hinting at noise.
+ACTIVITY_HINT = 2.0
+ACTIVITY_FLOOR = 0.001
 
 
 class CoarseDetector(Protocol):
@@ -78,6 +80,7 @@ class Manifest:
     static_samples: int
     windows: list[TimeWindow]
     error: str | None = None
+    keyframes_skipped: int = 0
 
     @property
     def seconds_passed(self) -> float:
@@ -99,7 +102,9 @@ class Manifest:
 
 
 class MotionGate:
-    """Tells whether a sample differs enough from the last one that was looked at."""
+    """Tells whether a sample differs enough from the last one that was looked at: in the whole picture
+    (``threshold`` of its pixels), or in one place of it (``LOCAL_THRESHOLD`` of some patch the size of a
+    near car), so one car moving across a still scene counts though it changes little of the picture."""
 
     def __init__(self, threshold: float, pixel_delta: int = 25):
         self.threshold = threshold
@@ -112,8 +117,10 @@ class MotionGate:
         if self._ref is None:
             self._ref = gray
             return True
-        frac = float(np.count_nonzero(cv2.absdiff(gray, self._ref) > self.pixel_delta)) / gray.size
-        if frac >= self.threshold:
+        moved = (cv2.absdiff(gray, self._ref) > self.pixel_delta).astype(np.float32)
+        frac = float(moved.mean())
+        local = float(cv2.blur(moved, LOCAL_PATCH).max()) if frac > 0 else 0.0
+        if frac >= self.threshold or local >= LOCAL_THRESHOLD:
             # compare the next sample with this one: slow drift over many samples still counts
             self._ref = gray
             return True
@@ -136,15 +143,84 @@ def detect_samples(detector: CoarseDetector, images: Sequence[np.ndarray]) -> li
     return out
 
 
-def _samples(
-    path: Path, cfg: DetectionSection, duration: float, kts: list[float]
-) -> tuple[str, Iterator[Frame]]:
-    """Keyframes when they come at least as often as the sample rate asks, else decode at that rate."""
-    gaps = [b - a for a, b in zip(kts, kts[1:], strict=False)]
-    gap = max(gaps) if gaps else duration
-    if kts and gap <= max(1.0 / cfg.sample_fps, cfg.max_sample_gap_s):
-        return "keyframes", iter_keyframes(path, max_width=SAMPLE_WIDTH)
-    return f"{cfg.sample_fps:g}fps", iter_frames(path, fps=cfg.sample_fps, max_width=SAMPLE_WIDTH)
+@dataclass
+class Sample:
+    """A decoded sample and whether the motion gate saw a change in it."""
+
+    frame: Frame
+    changed: bool
+
+
+@dataclass
+class SamplingStats:
+    keyframes_skipped: int = 0  # GOPs whose keyframe was never decoded (a still scene)
+    longest_gop_s: float = 0.0
+
+
+def _activity_threshold(still: float) -> float:
+    return ACTIVITY_HINT * max(still, ACTIVITY_FLOOR)
+
+
+def sample_frames(
+    reader: GopReader, cfg: DetectionSection, gate: MotionGate, stats: SamplingStats, *, long_gop_s: float
+) -> Iterator[Sample]:
+    """The samples of a clip, gated, deciding GOP by GOP what to decode.
+
+    Every keyframe is looked at while the scene changes. Once it is still, looks thin out (the wait
+    doubles after each still look, up to ``static_max_gap_s``), unless a GOP's own packets show motion
+    (:attr:`Gop.activity` well above the clip's still level), which brings the next looks back at once.
+    A look that finds a change first looks back at the GOPs passed over since the last look, so a vehicle
+    is seen from when it came. A GOP longer than ``long_gop_s`` is also sampled inside at ``sample_fps``,
+    where something moves in it (a still one's keyframe stands for it).
+    """
+    period = 1.0 / cfg.sample_fps
+    cap = cfg.static_max_gap_s
+    seen: list[float] = []  # activity of the GOPs so far, sorted: their median is the still level
+    passed: list[Gop] = []  # GOPs passed over since the last look
+    wait = 0.0
+    last_look: float | None = None
+
+    def look_inside(gop: Gop, *, hinted: bool, changed: bool) -> Iterator[Sample]:
+        if gop.end - gop.t > long_gop_s and (hinted or changed):
+            for f in reader.frames(gop, period):
+                yield Sample(f, gate.changed(f.image))
+
+    def look_back() -> Iterator[Sample]:
+        for g in passed:  # something changed since the last look: when did it come?
+            yield Sample(reader.keyframe(g), True)
+            yield from look_inside(g, hinted=True, changed=True)
+        passed.clear()
+
+    for gop in reader.gops():
+        stats.longest_gop_s = max(stats.longest_gop_s, gop.end - gop.t)
+        still = seen[len(seen) // 2] if seen else ACTIVITY_FLOOR
+        hinted = gop.activity > _activity_threshold(still)
+        bisect.insort(seen, gop.activity)
+        if not (last_look is None or hinted or gop.t - last_look >= wait - 1e-6):
+            passed.append(gop)
+            continue
+        key = reader.keyframe(gop)
+        changed = gate.changed(key.image)
+        if changed:
+            yield from look_back()
+        else:
+            stats.keyframes_skipped += len(passed)
+            passed.clear()
+        yield Sample(key, changed)
+        last_look = gop.t
+        for sample in look_inside(gop, hinted=hinted, changed=changed):
+            changed = changed or sample.changed
+            yield sample
+        wait = 0.0 if changed or hinted else min(cap, max(gop.end - gop.t, 2 * wait))
+    if passed:  # the clip ended while the scene looked still: one last look at its end
+        last = passed.pop()
+        key = reader.keyframe(last)
+        changed = gate.changed(key.image)
+        if changed:
+            yield from look_back()
+        else:
+            stats.keyframes_skipped += len(passed)
+        yield Sample(key, changed)
 
 
 def merge_windows(
@@ -181,13 +257,17 @@ def preprocess_clip(
 ) -> Manifest:
     """Run the cheap pass over one clip. A decode error mid-clip keeps the windows found before it."""
     path = Path(path)
-    info, kts = probe_keyframes(path, limit=16)
+    reader = GopReader(path, max_width=SAMPLE_WIDTH)
+    info = reader.info
     if info.duration_s <= 0:
+        reader.close()
         raise VideoError(f"{path.name}: video has no duration")
     scale = info.width / min(info.width, SAMPLE_WIDTH)
-    mode, decoded = _samples(path, cfg, info.duration_s, kts)
-    frames = prefetch(decoded, PREFETCH)
+    # keyframes further apart than this cannot stand for the moments between them
+    long_gop_s = max(1.0 / cfg.sample_fps, cfg.max_sample_gap_s)
     gate = MotionGate(cfg.motion_threshold)
+    stats = SamplingStats()
+    frames = prefetch(sample_frames(reader, cfg, gate, stats, long_gop_s=long_gop_s), PREFETCH)
     wanted = set(cfg.coarse_labels)
     hits: list[tuple[float, list[CoarseBox]]] = []
     samples = static = detected = covered = 0
@@ -217,11 +297,12 @@ def preprocess_clip(
         batch.clear()
 
     try:
-        for frame in frames:
+        for sample in frames:
             samples += 1
+            frame = sample.frame
             if on_sample:
                 on_sample(frame.t)
-            if not gate.changed(frame.image):
+            if not sample.changed:
                 static += 1
                 continue
             # the window around the last hit already reaches this sample, and the next sample (always looked
@@ -243,6 +324,9 @@ def preprocess_clip(
     except VideoError as exc:
         error = str(exc)
         log.warning("%s", error)
+    finally:
+        frames.close()  # the decode-ahead thread stops before the file is closed
+        reader.close()
     flush()
     if samples == 0 and error:
         raise VideoError(error)
@@ -254,10 +338,11 @@ def preprocess_clip(
         duration_s=round(info.duration_s, 3),
         width=info.width,
         height=info.height,
-        sample_mode=mode,
+        sample_mode="keyframes" if stats.longest_gop_s <= long_gop_s else f"{cfg.sample_fps:g}fps",
         samples=samples,
         detected_samples=detected,
         static_samples=static,
+        keyframes_skipped=stats.keyframes_skipped,
         windows=merge_windows(hits, cfg.window_pad_s, info.duration_s),
         error=error,
     )

@@ -125,8 +125,10 @@ def make_route(
     start_lat: float = DEFAULT_LAT,
     start_lon: float = DEFAULT_LON,
     heading: float | None = None,
+    parked: bool = False,
 ) -> Route:
-    """A deterministic drive of ``seconds`` (one fix per whole second, t = 0 .. ceil(seconds) - 1)."""
+    """A deterministic drive of ``seconds`` (one fix per whole second, t = 0 .. ceil(seconds) - 1); with
+    ``parked``, the car stands still the whole time (parking mode, a long wait at lights)."""
     if seconds <= 0:
         raise ValueError(f"route length must be positive, got {seconds} s")
     if start_utc.tzinfo is None:
@@ -135,8 +137,8 @@ def make_route(
     start_utc = start_utc.astimezone(timezone.utc).replace(microsecond=0)
     n = int(round((seconds + 1.0) / DT)) + 1
     ts = np.arange(n) * DT
-    targets = _speed_targets(rng, seconds)
-    turns = _turns(rng, seconds)
+    targets = [(seconds + 2.0, 0.0)] if parked else _speed_targets(rng, seconds)
+    turns = [] if parked else _turns(rng, seconds)
     speed = np.zeros(n)
     head = np.zeros(n)
     v = targets[0][1] * rng.uniform(0.7, 1.0)

@@ -138,8 +138,10 @@ class SceneRenderer:
         frames: int,
         seed: int,
         min_plate_px: float,
+        sensor_noise: float = 0.0,
     ) -> None:
         self.cam = Camera(*size)
+        self.sensor_noise, self.seed = sensor_noise, seed
         self.route, self.vehicles, self.fps, self.frames = route, vehicles, fps, frames
         self.min_plate_px = min_plate_px
         rng = random.Random(f"scene:{seed}")
@@ -219,6 +221,13 @@ class SceneRenderer:
             self._draw_roadside(img, item, item.s - d)
         for v, z, left, top, w, h in self._placements(frame):
             self._draw_vehicle(img, v, z, left, top, w, h)
+        if self.sensor_noise > 0:
+            # a real sensor never gives the same picture twice, even of a still scene: the encoder's
+            # frames of a parked car are small, not empty
+            cv2.setRNGSeed(self.seed * 1_000_003 + frame)
+            noise = np.empty(img.shape, np.int16)
+            cv2.randn(noise, 0, self.sensor_noise)
+            img = np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
         return img
 
     def _draw_roadside(self, img: np.ndarray, item: Roadside, z: float) -> None:

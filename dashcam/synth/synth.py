@@ -25,7 +25,7 @@ from dashcam.synth.photos import PhotoRenderer, list_images, load_plate_boxes
 from dashcam.synth.plates import normalize, random_plates
 from dashcam.synth.route import DEFAULT_LAT, DEFAULT_LON, DEFAULT_START, Route, make_route
 from dashcam.synth.scene import Camera, SceneRenderer
-from dashcam.synth.traffic import NEAR_SECONDS, plan_traffic
+from dashcam.synth.traffic import NEAR_SECONDS, plan_passing, plan_traffic
 from dashcam.synth.truth import Observation, TruthBuilder
 from dashcam.video.encode import write_mp4
 
@@ -112,12 +112,20 @@ def synthesize(
     min_plate_px: float = MIN_PLATE_PX,
     crf: int = 20,
     preset: str = "veryfast",
+    parked: bool = False,
+    passing_at: list[float] | None = None,
+    sensor_noise: float | None = None,
+    gop_s: float = 1.0,
     on_frame: Callable[[int, int], None] | None = None,
 ) -> SynthResult:
     """Render, encode and GPS-tag a synthetic clip, and write its ground truth beside it.
 
     With ``viofo_name`` the file name is chosen from the camera-local start time and ``sequence``;
     ``out_path`` may then be a directory. The same arguments give the same frames and the same truth.
+    ``parked``: the camera stands still (parking mode); the only traffic is one vehicle driving past at
+    each of ``passing_at`` (seconds). ``sensor_noise``: the standard deviation of per-frame pixel noise
+    (default 2 when parked, else none). ``gop_s``: seconds between keyframes (cameras write about one a
+    second; some far fewer).
     """
     if fps <= 0 or fps > 240:
         raise ValueError(f"fps {fps} is out of range (0, 240]")
@@ -139,7 +147,11 @@ def synthesize(
         out = folder / viofo_clip_name(start_local, sequence)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = int(round(seconds * fps))
-    route = make_route(seconds, seed=seed, start_utc=start_utc, start_lat=start_lat, start_lon=start_lon)
+    if passing_at and not parked:
+        raise ValueError("passing_at is for a parked camera (parked=True)")
+    route = make_route(
+        seconds, seed=seed, start_utc=start_utc, start_lat=start_lat, start_lon=start_lon, parked=parked
+    )
 
     renderer: Renderer
     extra: dict[int, dict[str, object]] = {}
@@ -159,17 +171,29 @@ def synthesize(
         )
         mode = "photos"
     else:
-        vehicles = plan_traffic(
-            route,
-            frames=frames,
-            fps=fps,
-            seed=seed,
-            plates=plates,
-            focal_px=Camera(*size).focal,
-            min_plate_px=min_plate_px,
-        )
+        if parked:
+            vehicles = plan_passing(
+                route, times=list(passing_at or []), frames=frames, fps=fps, seed=seed, plates=plates
+            )
+        else:
+            vehicles = plan_traffic(
+                route,
+                frames=frames,
+                fps=fps,
+                seed=seed,
+                plates=plates,
+                focal_px=Camera(*size).focal,
+                min_plate_px=min_plate_px,
+            )
         renderer = SceneRenderer(
-            route, vehicles, size=size, fps=fps, frames=frames, seed=seed, min_plate_px=min_plate_px
+            route,
+            vehicles,
+            size=size,
+            fps=fps,
+            frames=frames,
+            seed=seed,
+            min_plate_px=min_plate_px,
+            sensor_noise=(2.0 if parked else 0.0) if sensor_noise is None else sensor_noise,
         )
         extra = {
             v.id: {"kind": v.kind, "lane": v.lane, "body": v.body, "plate_style": v.plate.style}
@@ -188,7 +212,7 @@ def synthesize(
 
     enc = out.with_name(f".{out.name}.{os.getpid()}.encoding.mp4")
     try:
-        write_mp4(enc, frames_iter(), fps=fps, crf=crf, preset=preset, gop=max(1, int(round(fps))))
+        write_mp4(enc, frames_iter(), fps=fps, crf=crf, preset=preset, gop=max(1, int(round(fps * gop_s))))
         plates_doc = truth.plates_doc()
         if plates is not None:
             missing = [p["text"] for p in plates_doc if p["text"] in plates and not p["ever_legible"]]
@@ -202,6 +226,7 @@ def synthesize(
             "version": TRUTH_VERSION,
             "generator": "dashcam synth",
             "mode": mode,
+            "parked": parked,
             "file": out.name,
             "seed": seed,
             "fps": fps,

@@ -166,3 +166,43 @@ def _add_distant(
         )
         busy[lane].append((start, start + len(z)))
         wanted -= 1
+
+
+def plan_passing(
+    route: Route,
+    *,
+    times: list[float],
+    frames: int,
+    fps: float,
+    seed: int,
+    plates: list[str] | None,
+    lane: int = -1,
+) -> list[Vehicle]:
+    """Vehicles that drive past a standing camera, one at each of ``times`` (seconds): they come from
+    beside it in the next lane and pull away ahead (a parked car's view of passing traffic)."""
+    rng = random.Random(f"passing:{seed}")
+    used: set[str] = set(plates or [])
+    vehicles: list[Vehicle] = []
+    for k, t in enumerate(sorted(times)):
+        start = int(round(t * fps))
+        if not 0 <= start < frames:
+            raise ValueError(f"a vehicle passing at {t:g} s is outside the clip")
+        text = plates[k] if plates is not None and k < len(plates) else random_plate(rng)
+        while text in used and (plates is None or k >= len(plates)):
+            text = random_plate(rng)
+        used.add(text)
+        z, x = simulate("overtake", lane, start, fps=fps, frames=frames, route=route, rng=rng, z_near=0.0)
+        vehicles.append(
+            Vehicle(
+                id=k + 1,
+                plate=spec_for(text),
+                kind="overtake",
+                lane=lane,
+                body=rng.choice(list(BODIES)),
+                colour=rng.choice(COLOURS),
+                start=start,
+                z=z,
+                x=x,
+            )
+        )
+    return vehicles

@@ -1,4 +1,4 @@
-"""Decoding with PyAV: probing, cheap keyframe sampling, and full-rate decoding of time windows.
+"""Decoding with PyAV: probing and full-rate decoding of time windows (GOP by GOP: :mod:`dashcam.video.gop`).
 
 Errors surface as :class:`VideoError` with one line naming the file and the problem. A decode error
 in the middle of a clip raises only after every frame before it has been yielded, so callers keep
@@ -77,15 +77,6 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         container.close()
 
 
-def probe_keyframes(path: str | os.PathLike[str], limit: int = 64) -> tuple[VideoInfo, list[float]]:
-    """``probe`` and the times of the first ``limit`` keyframes (read from packets, nothing decoded), with one opening of the file (opening probes the streams: ~10 ms)."""
-    container = _open(path)
-    try:
-        return _info(container), _keyframe_times(container, limit)
-    finally:
-        container.close()
-
-
 def _info(container: Any) -> VideoInfo:
     vs = container.streams.video[0]
     fps = float(vs.average_rate or vs.guessed_rate or 0) or 30.0
@@ -150,30 +141,6 @@ def _t(frame: Any, time_base: Fraction | None) -> float:
     return float(frame.pts * time_base)
 
 
-def iter_keyframes(
-    path: str | os.PathLike[str], *, max_width: int | None = None, threads: int = 0
-) -> Iterator[Frame]:
-    """Decode only the keyframes (the decoder skips every other frame): the cheapest possible sampling."""
-    import av
-
-    name = Path(path).name
-    container = _open(path)
-    try:
-        vs = container.streams.video[0]
-        vs.codec_context.skip_frame = "NONKEY"
-        vs.thread_type = "AUTO"
-        if threads:
-            vs.thread_count = threads
-        start = float(vs.start_time * vs.time_base) if vs.start_time is not None and vs.time_base else 0.0
-        try:
-            for frame in container.decode(vs):
-                yield Frame(_t(frame, vs.time_base) - start, _to_bgr(frame, max_width), True)
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"{name}: decode error: {_reason(exc)}") from None
-    finally:
-        container.close()
-
-
 def iter_frames(
     path: str | os.PathLike[str],
     *,
@@ -222,17 +189,6 @@ def iter_frames(
             ) from None
     finally:
         container.close()
-
-
-def _keyframe_times(container: Any, limit: int) -> list[float]:
-    vs = container.streams.video[0]
-    out: list[float] = []
-    for pkt in container.demux(vs):
-        if pkt.is_keyframe and pkt.pts is not None and vs.time_base is not None:
-            out.append(float(pkt.pts * vs.time_base))
-            if len(out) >= limit:
-                break
-    return out
 
 
 def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:

@@ -178,3 +178,38 @@ def test_prefetch_keeps_order_passes_errors_and_stops_cleanly() -> None:
     assert next(it) == 0
     it.close()  # the consumer stops early (a decode error upstream, a crash): the thread ends too
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("gop_s", [1.0, 10.0], ids=["keyframe-a-second", "keyframe-every-10s"])
+def test_parked_camera_passes_on_the_car_that_drives_past_after_three_minutes(
+    ctx: StageContext, tmp_path: Path, gop_s: float
+) -> None:
+    """Minutes of a still scene are looked at ever more rarely, yet the car that comes after three minutes
+    is passed on for as long as a user would see it; with long GOPs, their still insides are not decoded."""
+    from dashcam.synth import synthesize
+
+    made = synthesize(
+        tmp_path / "src" / "2023_0815_230000_000052PF.MP4",
+        seconds=200,
+        fps=10,
+        size=(640, 360),
+        parked=True,
+        passing_at=[180.0],
+        gop_s=gop_s,
+        preset="ultrafast",
+    )
+    (car,) = made.truth["vehicles"]
+    seen = [s["t"] for s in car["samples"] if s["box"][3] - s["box"][1] >= 40]  # a car a user would count
+    assert seen and min(seen) >= 180.0
+    res = run_preprocess(register_file(made.path, ctx).clip_id, ctx)
+    m = Manifest.from_json(ctx.storage["preproc"].open(res.manifest_key).read())
+    missed = [t for t in seen if not any(w.start <= t <= w.end for w in m.windows)]
+    assert not missed, (
+        f"car in view but not passed on at {missed[:5]}... windows {m.windows} {m.samples} {m.static_samples} {m.keyframes_skipped} {made.path}"
+    )
+    assert m.seconds_passed < 30  # the minutes before it are not
+    if gop_s == 1.0:
+        # 200 keyframes; the still three minutes cost a few dozen looks
+        assert m.keyframes_skipped >= 120 and m.samples <= 80, (m.samples, m.keyframes_skipped)
+    else:
+        assert m.samples <= 60, m.samples  # 20 long GOPs: the still ones' insides never decoded
