@@ -109,6 +109,29 @@ def main() -> int:
             )
         )
 
+        # the other way to run the stages on one machine: Prefect flows on a temporary server (`--prefect`)
+        def ingest_prefect(i: int, data: Path) -> float:
+            return timed(
+                [DASHCAM, "ingest", "--prefect", "--from", str(folder_of_one(f"p{data.name}{i}"))],
+                env("p", DASHCAM_DATA_DIR=str(data)),
+                work,
+            )
+
+        rows.append(
+            (
+                "  the same with --prefect (fresh folder)",
+                median_of(n, lambda i: ingest_prefect(i, work / f"data-prefect-{i}")),
+                None,
+            )
+        )
+        rows.append(
+            (
+                "  the same with --prefect (after)",
+                median_of(n, lambda i: ingest_prefect(i, work / "data-prefect-0")),
+                None,
+            )
+        )
+
         def run_outside(i: int, fresh: bool) -> float:
             data = work / (f"data-run-{i}" if fresh else "data-run-later")
             folder = folder_of_one(f"r{int(fresh)}{i}")
