@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -78,6 +79,9 @@ class LocalPrefect:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # its own session: a Ctrl-C in the terminal reaches `dashcam` alone, which then stops it in order
+            start_new_session=True,
+            preexec_fn=partial(_die_with_parent, os.getpid()) if sys.platform == "linux" else None,
         )
         return self
 
@@ -123,6 +127,18 @@ class LocalPrefect:
         errors = [ln for ln in lines if _EXCEPTION_LINE.match(ln)]
         last = errors[-1] if errors else lines[-1] if lines else "(no output)"
         return last[:limit]
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before it runs: the kernel sends it SIGTERM when `dashcam` dies, however it dies
+    (kill -9, the OOM killer), so no server is left running under init."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _database() -> str:

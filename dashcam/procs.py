@@ -1,7 +1,9 @@
-"""Child processes of our own (a temporary server, a test's service): a free loopback port, a polite end."""
+"""Processes: children of our own (a temporary server, a test's service) with a free loopback port and a
+polite end, and the identity a claim records of its owner, to tell whether that owner still lives."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from typing import Any
@@ -24,3 +26,60 @@ def end_process(proc: subprocess.Popen[Any], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# ---------------------------------------------------------------- who holds a claim
+
+
+def _boot_id() -> str:
+    """This boot of this machine (Linux); a pid means nothing across reboots."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def process_identity() -> str:
+    """``host/boot/pid`` of this process: what a claim records of its owner."""
+    return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
+
+
+def describe_identity(identity: str | None) -> str:
+    """``host, pid N`` for messages."""
+    host, _, pid = _split(identity)
+    return f"{host or '?'}, pid {pid or '?'}"
+
+
+def _split(identity: str | None) -> tuple[str, str, str]:
+    parts = (identity or "").rsplit("/", 2)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", "")
+
+
+def identity_dead(identity: str | None) -> bool:
+    """True only when ``identity`` is a process of this machine, this boot, that no longer exists: its claim
+    is free at once. Anything else (another machine, no boot id, a pid that lives) may be alive."""
+    host, boot, pid = _split(identity)
+    if not boot or host != socket.gethostname() or boot != _boot_id() or not pid.isdigit():
+        return False
+    return pid_dead(int(pid))
+
+
+def pid_dead(pid: int) -> bool:
+    """True when no process ``pid`` runs on this machine (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed child nobody has reaped yet is dead too."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False

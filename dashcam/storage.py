@@ -14,6 +14,7 @@ a crash never leaves a partial file under a final name.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -21,7 +22,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -247,14 +248,21 @@ class Area:
             parent = parent.parent
         return True
 
-    def clean_temp(self, older_than_s: float = 3600.0) -> int:
-        """Remove temporary files left by a crash (local areas); returns how many went."""
+    def clean_temp(
+        self, older_than_s: float = 3600.0, *, pid_dead: Callable[[int], bool] | None = None
+    ) -> int:
+        """Remove temporary files left by a crash (local areas): older than ``older_than_s``, or written by
+        a process of this machine that ``pid_dead`` says is gone; returns how many went."""
         if not self.is_local or not Path(self.root).exists():
             return 0
         cutoff = time.time() - older_than_s
         n = 0
         for p in Path(self.root).rglob(f"*{TMP_MARK}*"):
-            if p.is_file() and p.stat().st_mtime < cutoff:
+            if not p.is_file() or p.is_symlink():
+                continue
+            pid = p.name.split(TMP_MARK, 1)[1].split("-", 1)[0]
+            dead = pid_dead is not None and pid.isdigit() and pid_dead(int(pid))
+            if dead or p.stat().st_mtime < cutoff:
                 p.unlink(missing_ok=True)
                 n += 1
         return n
@@ -310,3 +318,87 @@ class Storage:
 
     def describe(self) -> dict[str, str]:
         return {name: a.root for name, a in self.areas.items()}
+
+
+# ---------------------------------------------------------------- a full disk
+
+# A write that fails for these reasons fails again until someone frees space: never retried.
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+_NO_SPACE_TEXT = ("database or disk is full", "no space left on device", "read-only file system")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def no_space(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a disk that is full or read-only (SQLite says "database or
+    disk is full", PyAV and the OS say ENOSPC)."""
+    for e in _causes(exc):
+        if isinstance(e, OSError) and e.errno in NO_SPACE_ERRNOS:
+            return True
+        if any(t in str(e).lower() for t in _NO_SPACE_TEXT):
+            return True
+    return False
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def where_full(places: dict[str, Path], exc: BaseException) -> str:
+    """One line naming the place a failed write went to, and its free space: the place that holds the
+    file the error names, else (SQLite names none) the one with the least room, e.g.
+    ``heavy_output (/data/heavy_output) is full: 147 kB free``."""
+    named = [
+        Path(f).absolute()
+        for e in _causes(exc)
+        if isinstance(e, OSError)
+        for f in (e.filename, e.filename2)
+        if isinstance(f, (str, os.PathLike))
+    ]
+    readonly = any(isinstance(e, OSError) and e.errno == errno.EROFS for e in _causes(exc))
+    free: dict[str, int] = {}
+    for name, root in places.items():
+        probe = root
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            free[name] = shutil.disk_usage(probe).free
+        except OSError:
+            continue
+    if "database or disk is full" in str(exc).lower() and "database" in free:
+        pick = "database"
+    else:
+        holders = [n for n in free for f in named if f.is_relative_to(places[n])]
+        # the deepest root holding the file (an area inside the data folder beats the data folder)
+        pick = max(holders, key=lambda n: len(places[n].parts)) if holders else None
+        if pick is None and free:
+            pick = min(free, key=free.__getitem__)
+    if pick is None:
+        return f"a disk is full: {_causes_line(exc)}"
+    if readonly:
+        return f"{pick} ({places[pick]}) is read-only"
+    return f"{pick} ({places[pick]}) is full: {human_bytes(free[pick])} free"
+
+
+def _causes_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def local_places(storage: Storage, database_url: str) -> dict[str, Path]:
+    """The local storage areas and the SQLite database's folder, by name: where a write can run out of room."""
+    places = {name: Path(a.root) for name, a in storage.areas.items() if a.is_local}
+    if database_url.startswith("sqlite:///"):
+        places["database"] = Path(database_url.removeprefix("sqlite:///")).parent
+    return places

@@ -14,6 +14,7 @@ from prefect.states import State
 
 from dashcam.stages import ClipBusy, NotRetryable, StageContext
 from dashcam.stages.jobs import DESCRIBE, first_line, run_each
+from dashcam.storage import no_space
 
 _CONTEXT: StageContext | None = None
 
@@ -64,8 +65,10 @@ _PERMANENT = (NotRetryable, AttributeError, TypeError, NameError, ImportError, S
 
 
 def retryable(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Refuse retries that cannot help: a corrupt clip, a missing model or a bug stays broken."""
-    return not isinstance(state.data, _PERMANENT)
+    """Refuse retries that cannot help: a corrupt clip, a missing model or a bug stays broken, and a full
+    disk stays full until someone frees space."""
+    exc = state.data
+    return not isinstance(exc, _PERMANENT) and not (isinstance(exc, BaseException) and no_space(exc))
 
 
 def retry_options(ctx: StageContext) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from dashcam.camera.listing import (
     parse_html_listing,
     parse_xml_listing,
 )
+from dashcam.storage import NO_SPACE_ERRNOS
 from dashcam.video.mp4box import Mp4Error, check_complete
 
 if TYPE_CHECKING:
@@ -217,6 +218,12 @@ class CameraClient:
             try:
                 self._fetch(remote, part, size)
                 break
+            except OSError as exc:
+                if exc.errno in NO_SPACE_ERRNOS:
+                    part.unlink(
+                        missing_ok=True
+                    )  # kept for resuming otherwise; on a full disk it is the problem
+                raise
             except (httpx.TransportError, _Retry) as exc:
                 if attempt < self.retries:
                     self._backoff(attempt, remote.name, exc)

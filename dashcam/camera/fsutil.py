@@ -14,14 +14,14 @@ PART_SUFFIX = ".part"
 HASH_CHUNK = 1 << 20
 
 
-def landing_paths(dest_dir: Path, name: str) -> tuple[Path, Path]:
+def landing_paths(dest_dir: Path, name: str, *, suffix: str = PART_SUFFIX) -> tuple[Path, Path]:
     """(final, part) paths for ``name`` inside ``dest_dir``; the name must pass :func:`safe_name`."""
     safe_name(name)
     final = dest_dir / name
     # safe_name already rules out separators; this is the belt to its braces.
     if final.parent != dest_dir:
         raise ValueError(f"{name}: would land outside {dest_dir}")
-    return final, dest_dir / (name + PART_SUFFIX)
+    return final, dest_dir / (name + suffix)
 
 
 def open_part(part: Path, *, truncate: bool = False) -> int:

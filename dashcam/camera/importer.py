@@ -18,9 +18,14 @@ from pathlib import Path
 from dashcam.camera.fsutil import HASH_CHUNK, landing_paths, open_part, publish, sha256_file
 from dashcam.camera.listing import Rejected
 from dashcam.camera.names import ClipName, HostileName, is_video_name, parse_clip_name
+from dashcam.storage import NO_SPACE_ERRNOS
 from dashcam.video.mp4box import Mp4Error, check_complete
 
 log = logging.getLogger(__name__)
+
+# An import's copy in progress: unlike a camera download's ``.part`` it is never resumed, so one left by a
+# process that died is removed at the next start (:func:`remove_stale_copies`).
+COPY_SUFFIX = ".copying"
 
 
 class ImportFailed(OSError):
@@ -89,7 +94,7 @@ def _import_one(
 ) -> None:
     name = source.name
     try:
-        final, part = landing_paths(dest, name)
+        final, part = landing_paths(dest, name, suffix=COPY_SUFFIX)
     except (HostileName, ValueError) as exc:
         report.rejected.append(Rejected(rel, str(exc)))
         return
@@ -117,6 +122,9 @@ def _import_one(
         part.unlink(missing_ok=True)
         report.failed[rel] = str(exc)
         return
+    except BaseException:
+        part.unlink(missing_ok=True)  # a full disk, Ctrl-C: no half copy is left to fill it
+        raise
     mtime = datetime.fromtimestamp(st.st_mtime)
     publish(part, final, mtime=mtime)
     if move:
@@ -195,4 +203,16 @@ def _consider(
         try:
             _import_one(source, rel, dest, move, report, already_have)
         except OSError as exc:
+            if exc.errno in NO_SPACE_ERRNOS:
+                raise  # every file after this one would fail the same way
             report.failed[rel] = f"{rel}: {exc}"
+
+
+def remove_stale_copies(dest_dir: str | os.PathLike[str]) -> int:
+    """Remove copies an import left when its process died (call it only while no other import runs)."""
+    n = 0
+    for p in Path(dest_dir).glob(f"*{COPY_SUFFIX}"):
+        if p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n

@@ -14,15 +14,12 @@ time parsed from a name is naive local camera time.
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-
-log = logging.getLogger(__name__)
 
 Channel = Literal["F", "R", "I", "T"]
 Kind = Literal["normal", "parking", "event"]
@@ -79,7 +76,8 @@ def _style(m: re.Match[str]) -> str:
 
 
 def parse_clip_name(name: str, *, fallback_time: datetime | None = None) -> ClipName:
-    """Parse a clip name in any known Viofo style; an unknown name keeps ``fallback_time`` and warns."""
+    """Parse a clip name in any known Viofo style; an unknown name keeps ``fallback_time`` (``matched`` is
+    False: the caller says so, once)."""
     m = _NAME_RE.match(name)
     recorded: datetime | None = None
     if m and (m.group("seq") is not None or m.group("channel")):
@@ -91,7 +89,6 @@ def parse_clip_name(name: str, *, fallback_time: datetime | None = None) -> Clip
         except ValueError:
             recorded = None  # e.g. month 13: treat as an unknown name
     if m is None or recorded is None:
-        log.warning("%s: name matches no known camera style, using the file time", name)
         return ClipName(name, fallback_time, None, None, "normal", "unknown", False)
     seq = m.group("seq")
     channel = m.group("channel").upper() or None
@@ -144,7 +141,9 @@ def safe_name(name: str) -> str:
         raise HostileName(f"{shown}: name contains a drive letter or a character SMB shares refuse")
     if any(unicodedata.category(c) in ("Cc", "Cs", "Cf") or c == "\ufffd" for c in name):
         raise HostileName(f"{shown}: name contains control or invalid characters")
-    if name[0] in ".-~ " or name[-1] in ". ":
+    if name[0] == "-":
+        raise HostileName(f"{shown}: name starts with '-', which commands would read as an option")
+    if name[0] in ".~ " or name[-1] in ". ":
         raise HostileName(
             f"{shown}: name starts or ends with a character reserved for hidden or temporary files"
         )

@@ -45,14 +45,28 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback behind an error (otherwise one line)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from dashcam.cli.common import DEBUG
+
+    DEBUG[0] = debug
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose or debug else logging.WARNING, handlers=[handler])
+
+
+class _OneLine(logging.Formatter):
+    """Log lines stay lines: a file name's newline or escape sequence is shown as an escape."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        from dashcam.cli.common import CONTROL_ESCAPES
+
+        return super().formatMessage(record).translate(CONTROL_ESCAPES)
 
 
 for _name in COMMAND_MODULES:
@@ -80,5 +94,10 @@ def _embedded_prefect_env() -> None:
 
 
 def main() -> None:
+    import signal
+
+    from dashcam.cli.embedded import on_sigterm
+
     _embedded_prefect_env()
+    signal.signal(signal.SIGTERM, on_sigterm)
     app()

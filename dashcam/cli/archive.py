@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, shown
 from dashcam.cli.embedded import PrefectOpt, stages
 
 
@@ -33,7 +33,7 @@ def archive(
     ids = list(clip_ids or [])
     if not ids and not all_pending:
         fail("give clip ids or --all-pending")
-    with stages(prefect=prefect, quiet=json_out) as runner:
+    with stages("archive", prefect=prefect, quiet=json_out) as runner:
         if all_pending:
             from dashcam.db.session import get_engine
             from dashcam.stages.archive import pending_clip_ids
@@ -69,10 +69,10 @@ def archive(
         )
         for r in results:
             for note in r.get("notes") or []:
-                console.print(f"  clip {r['clip_id']}: {note}", highlight=False)
+                console.print(f"  clip {r['clip_id']}: {note}", highlight=False, markup=False)
             if not r["ok"]:
                 err_console.print(
-                    f"[red]clip {r['clip_id']}:[/] {r['error']}", highlight=False, soft_wrap=True
+                    f"[red]clip {r['clip_id']}:[/] {shown(r['error'])}", highlight=False, soft_wrap=True
                 )
     if any(not r["ok"] for r in results):
         raise typer.Exit(1)
@@ -84,7 +84,7 @@ def retention(
     json_out: bool = JsonOpt,
 ) -> None:
     """Delete raw clips, preprocess data and heavy output past their retention (never protected or pending)."""
-    with stages(prefect=prefect, quiet=json_out) as runner:
+    with stages("retention", prefect=prefect, quiet=json_out) as runner:
         doc: dict[str, Any] = runner.retention(dry_run=dry_run)
     if json_out:
         print_json(doc)
@@ -103,17 +103,20 @@ def _summary(doc: dict[str, Any]) -> None:
                 f"{verb} {item['area']}/{item['key']} ({_human(item['size_bytes'])}, {item['what']}, "
                 f"{item['reason']})",
                 highlight=False,
+                markup=False,
             )
         elif item["status"] == "kept":
-            console.print(f"kept {item['area']}/{item['key']}: {item['error']}", highlight=False)
+            console.print(
+                f"kept {item['area']}/{item['key']}: {item['error']}", highlight=False, markup=False
+            )
     for f in doc["failed"]:
         err_console.print(
-            f"[red]could not delete[/] {f['area']}/{f['key']}: {f['error']} (tried again next run)",
+            f"[red]could not delete[/] {shown(f['area'] + '/' + f['key'])}: {shown(f['error'])} (tried again next run)",
             highlight=False,
             soft_wrap=True,
         )
     for note in doc["notes"]:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)
     per_area = ", ".join(f"{a} {v['files']} file(s) {_human(v['bytes'])}" for a, v in doc["by_area"].items())
     total = f"{doc['files']} file(s), {_human(doc['bytes'])}"
     console.print(

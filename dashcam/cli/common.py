@@ -17,8 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 # soft_wrap: a line is never cut where the terminal (80 columns when there is none) ends, so a summary
 # stays one line for the scripts and logs that read it
-console = Console(stderr=False, soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+console = Console(stderr=False, soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
 
@@ -63,14 +63,29 @@ def stdout_to_stderr(enabled: bool = True) -> Iterator[None]:
             os.close(saved)
 
 
+# `dashcam --debug`: show the traceback behind an error that is otherwise one line
+DEBUG = [False]
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr, no traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {shown(message)}", highlight=False, soft_wrap=True)
+
+
+CONTROL_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def shown(text: object) -> str:
+    """Text a user or a file controls (a file name, a box type, a plate), made safe to print inside our own
+    markup: rich markup escaped (the consoles have emoji codes off), control characters as escapes (``new\\nline.mp4``)."""
+    from rich.markup import escape
+
+    return escape(str(text).translate(CONTROL_ESCAPES))
 
 
 @contextmanager

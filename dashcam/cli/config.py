@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, warn
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, shown, warn
 
 config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
 
@@ -53,8 +53,8 @@ def validate(
             print_json({"valid": False, "directory": target, "problems": exc.problems, "warnings": []})
         else:
             for line in exc.problems:
-                err_console.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
-            err_console.print(f"{len(exc.problems)} problem(s) in {target}", highlight=False)
+                err_console.print(f"[red]{shown(line)}[/]", highlight=False, soft_wrap=True)
+            err_console.print(f"{len(exc.problems)} problem(s) in {target}", highlight=False, markup=False)
         raise typer.Exit(1) from None
     if json_out:
         print_json(
@@ -70,7 +70,7 @@ def validate(
     for w in cfg.warnings:
         warn(w)
     devices = ", ".join(sorted(cfg.devices)) or "none"
-    console.print(f"{target}: valid (devices: {devices})", highlight=False)
+    console.print(f"{target}: valid (devices: {devices})", highlight=False, markup=False)
 
 
 @config_app.command("show")

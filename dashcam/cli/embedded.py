@@ -52,16 +52,48 @@ def load_config_or_fail() -> Any:
         fail(f"{exc.problems[0]}{more} (run `dashcam config validate`)")
 
 
-def prepare(cfg: Any, *, prefect_home: bool = False) -> None:
-    """The embedded default's folders and schema, made once (every later command finds them)."""
-    from dashcam.db.session import ensure_schema
-    from dashcam.storage import Storage
+def lock_data_folder(data_dir: Path, command: str) -> int:
+    """Hold ``DATA/.lock`` for the life of this process (the kernel lets go when it dies, however it
+    dies): one run per data folder, so two never race over its clips or Prefect's database migration."""
+    import fcntl
 
     try:
-        cfg.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        for area in Storage(cfg).areas.values():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        fail(f"{data_dir}: cannot use this data folder: {exc.strerror or exc}")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
+        os.close(fd)
+        pid, what = (holder + ["?", "?"])[:2]
+        fail(
+            f"another dashcam {what} (pid {pid}) is using this data folder ({data_dir}): "
+            "wait for it to finish, or give this one another DASHCAM_DATA_DIR"
+        )
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+    return fd
+
+
+def prepare(cfg: Any, *, prefect_home: bool = False) -> None:
+    """The embedded default's folders and schema, made once (every later command finds them), and what a
+    process that died left behind (a half copy, temporary files) cleared away."""
+    from dashcam.camera.importer import remove_stale_copies
+    from dashcam.db.session import ensure_schema
+    from dashcam.procs import pid_dead
+    from dashcam.storage import Storage
+
+    storage = Storage(cfg)
+    try:
+        for area in storage.areas.values():
             if area.is_local:
                 Path(area.root).mkdir(parents=True, exist_ok=True)
+                # other machines write into a shared area too: their pids mean nothing here
+                area.clean_temp(pid_dead=pid_dead if cfg.embedded else None)
+        if storage["raw"].is_local:
+            remove_stale_copies(Path(storage["raw"].root) / ".incoming")
         if prefect_home:
             # Prefect's temporary server keeps its SQLite database here and cannot make the folder itself
             Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
@@ -158,6 +190,7 @@ def starting(what: str, quiet: bool) -> Iterator[None]:
 
 @contextmanager
 def stages(
+    command: str,
     *,
     prefect: bool = False,
     quiet: bool = False,
@@ -165,31 +198,117 @@ def stages(
     check: Callable[[Any], None] | None = None,
 ) -> Iterator[Stages]:
     """Prepare the embedded default and yield the stages to run; ``models`` loads them during start-up,
-    after ``check(config)`` (which fails in one line when they cannot be found)."""
+    after ``check(config)`` (which fails in one line when they cannot be found).
+
+    The data folder is this command's alone while it runs. Ctrl-C (or SIGTERM) abandons the clip at hand,
+    releases its claim and ends with one line saying what finished (exit 130); a full disk ends the run
+    with one line naming the place that is full.
+    """
+    from datetime import datetime, timezone
+
     from dashcam.local_prefect import booted_early
 
     how = mode(prefect)
-    # the temporary server boots while this process prepares the folder and loads the models
-    with booted_early() if how == "temporary" else nullcontext() as server:
-        with starting("preparing the data folder ...", quiet):
-            cfg = load_config_or_fail()
-            prepare(cfg, prefect_home=how == "temporary")
-        runner = Stages(how, cfg, server)
-        if how != "inprocess":
-            from flows.common import reset_context
+    began = datetime.now(timezone.utc)
+    cfg = load_config_or_fail()
+    lock = lock_data_folder(cfg.settings.data_dir, command)
+    try:
+        # the temporary server boots while this process prepares the folder and loads the models
+        with booted_early() if how == "temporary" else nullcontext() as server:
+            with starting("preparing the data folder ...", quiet):
+                prepare(cfg, prefect_home=how == "temporary")
+            runner = Stages(how, cfg, server)
+            if how != "inprocess":
+                from flows.common import reset_context
 
-            reset_context()  # the flows' per-process context follows this command's configuration
-        if models:
-            if check is not None:
-                check(cfg)
-            with starting("loading the models ...", quiet):
-                runner.load_models()
-        if server is not None:
-            from dashcam.local_prefect import LocalPrefectError
+                reset_context()  # the flows' per-process context follows this command's configuration
+            if models:
+                if check is not None:
+                    check(cfg)
+                with starting("loading the models ...", quiet):
+                    runner.load_models()
+            if server is not None:
+                from dashcam.local_prefect import LocalPrefectError
 
-            with starting("starting the local Prefect server ...", quiet):
-                try:
-                    server.wait()
-                except LocalPrefectError as exc:
-                    fail(str(exc))
-        yield runner
+                with starting("starting the local Prefect server ...", quiet):
+                    try:
+                        server.wait()
+                    except LocalPrefectError as exc:
+                        fail(str(exc))
+            yield runner
+    except KeyboardInterrupt:
+        _second_interrupt_exits_at_once()
+        debug_traceback()
+        err_console.print(f"interrupted: {interrupted_summary(cfg, began)}", markup=False, highlight=False)
+        raise typer.Exit(interrupt_code()) from None
+    except Exception as exc:
+        from dashcam.storage import Storage, local_places, no_space, where_full
+
+        if not no_space(exc):
+            raise
+        debug_traceback()
+        fail(
+            where_full(local_places(Storage(cfg), cfg.database_url()), exc)
+            + "; free some space, then run it again"
+        )
+    finally:
+        os.close(lock)
+
+
+def interrupted_summary(cfg: Any, since: Any) -> str:
+    """What this command finished before it was interrupted, and what to do now."""
+    from sqlalchemy import select
+
+    from dashcam.db.models import StageRun
+    from dashcam.db.session import get_engine, session_scope
+
+    done: dict[str, int] = {}
+    abandoned: list[str] = []
+    try:
+        with session_scope(get_engine(url=cfg.database_url())) as s:
+            rows = s.execute(
+                select(StageRun.clip_id, StageRun.stage, StageRun.status, StageRun.error).where(
+                    StageRun.finished_at >= since  # type: ignore[operator]
+                )
+            ).all()
+    except Exception:  # noqa: BLE001 - the database is the reason we stopped, or gone: say less
+        rows = []
+    for clip_id, stage, status, error in rows:
+        if status == "done":
+            done[stage] = done.get(stage, 0) + 1
+        elif error == "interrupted":
+            abandoned.append(f"{stage} of clip {clip_id}")
+    finished = ", ".join(f"{n} {stage}" for stage, n in done.items()) or "nothing"
+    left = f"; {', '.join(abandoned)} abandoned" if abandoned else ""
+    return f"finished {finished}{left}. Run the same command again to do the rest (finished work is kept)."
+
+
+_INTERRUPT_CODE = [130]
+
+
+def on_sigterm(signum: int, _frame: Any) -> None:
+    """SIGTERM ends a command the way Ctrl-C does (claims released, one line), with exit code 143."""
+    _INTERRUPT_CODE[0] = 128 + signum
+    raise KeyboardInterrupt
+
+
+def interrupt_code() -> int:
+    return _INTERRUPT_CODE[0]
+
+
+def _second_interrupt_exits_at_once() -> None:
+    import signal
+
+    def now(signum: int, _frame: Any) -> None:
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, now)
+    signal.signal(signal.SIGTERM, now)
+
+
+def debug_traceback() -> None:
+    """With `dashcam --debug`, the traceback of the error being handled."""
+    from dashcam.cli.common import DEBUG
+
+    if DEBUG[0]:
+        err_console.print_exception()

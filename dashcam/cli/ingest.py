@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
+from dashcam.cli.common import (
+    JsonOpt,
+    console,
+    err_console,
+    fail,
+    print_json,
+    progress,
+    shown,
+    stdout_to_stderr,
+)
 from dashcam.cli.embedded import PrefectOpt, stages
 
 
@@ -33,14 +42,14 @@ def ingest(
     from dashcam.stages.jobs import set_reporter
 
     with (
-        stages(prefect=prefect, quiet=json_out) as runner,
+        stages("ingest", prefect=prefect, quiet=json_out) as runner,
         stdout_to_stderr(json_out),
         progress(enabled=not json_out) as prog,
     ):
         bar = prog.add_task("ingest", total=None)
 
         def on_clip(stage: str, clip_id: int | None, name: str, what: str) -> None:
-            prog.update(bar, advance=1, description=f"ingest: {name} {what}")
+            prog.update(bar, advance=1, description=f"ingest: {shown(name)} {what}")
 
         set_reporter(on_clip)
         try:
@@ -66,7 +75,7 @@ def _summary(result: dict[str, Any], dry_run: bool) -> None:
         return
     if dry_run:
         for name in result.get("planned", []):
-            console.print(f"would import {name}", highlight=False)
+            console.print(f"would import {shown(name)}", highlight=False)
         return
     new = len(result["new_clip_ids"])
     console.print(
@@ -75,9 +84,9 @@ def _summary(result: dict[str, Any], dry_run: bool) -> None:
         highlight=False,
     )
     for w in result.get("still_recording", []):
-        console.print(f"  {w}: still recording, left for the next pass", highlight=False)
+        console.print(f"  {shown(w)}: still recording, left for the next pass", highlight=False)
     for reason in result["failed"].values():
-        err_console.print(f"[red]failed:[/] {reason}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]failed:[/] {shown(reason)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, fail, print_json
+from dashcam.cli.common import JsonOpt, console, fail, print_json, shown
 
 models_app = typer.Typer(
     name="models",
@@ -127,11 +127,11 @@ def pull_models(
         except ModelDownloadError as exc:
             results.append({"name": spec.name, "ok": False, "path": None, "error": str(exc)})
             if not json_out:
-                console.print(f"[red]failed[/] {spec.name}: {exc}", highlight=False)
+                console.print(f"[red]failed[/] {spec.name}: {shown(exc)}", highlight=False)
             continue
         results.append({"name": spec.name, "ok": True, "path": str(path), "error": None})
         if not json_out:
-            console.print(f"[green]ok[/] {spec.name} -> {path}", highlight=False)
+            console.print(f"[green]ok[/] {spec.name} -> {shown(path)}", highlight=False)
     failed = [r for r in results if not r["ok"]]
     if json_out:
         print_json({"ok": not failed, "dest": str(target), "models": results})

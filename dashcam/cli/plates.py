@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, shown
 
 
 def plates(
@@ -45,7 +45,7 @@ def plates(
         frame = cv2.imread(str(path)) if path.is_file() else None
         if frame is None:
             err_console.print(
-                f"[bold red]error:[/] {path}: not a readable image", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {shown(path)}: not a readable image", highlight=False, soft_wrap=True
             )
             failed += 1
             continue
@@ -68,10 +68,12 @@ def plates(
         doc.append(entry)
         if not as_json:
             if not reads:
-                console.print(f"{path}: no plate", highlight=False)
+                console.print(f"{shown(path)}: no plate", highlight=False)
             for r in reads:
                 box = ",".join(str(round(v)) for v in r.box)
-                console.print(f"{path}: {r.text}  conf {r.confidence:.2f}  box {box}", highlight=False)
+                console.print(
+                    f"{shown(path)}: {shown(r.text)}  conf {r.confidence:.2f}  box {box}", highlight=False
+                )
     if as_json:
         print_json(doc)
     if failed:

@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, stdout_to_stderr
+from dashcam.cli.common import (
+    JsonOpt,
+    console,
+    err_console,
+    fail,
+    print_json,
+    progress,
+    shown,
+    stdout_to_stderr,
+)
 from dashcam.cli.embedded import PrefectOpt, Stages, stages
 
 
@@ -74,7 +83,7 @@ def run_paths(stages: Stages, paths: list[Path], *, json_out: bool, archive: boo
                 for s in ("preprocess", "heavy", "archive") if archive else ("preprocess", "heavy"):
                     prog.update(bar(s), total=total[0])
                 return
-            prog.update(bar(stage), advance=1, description=f"{stage:<10} {name[:40]} {what}")
+            prog.update(bar(stage), advance=1, description=f"{stage:<10} {shown(name[:40])} {what}")
 
         set_reporter(on_event)
         try:
@@ -90,7 +99,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         highlight=False,
     )
     for f in summary["failures"]:
-        err_console.print(f"[red]failed[/] {f['stage']}: {f['error']}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]failed[/] {f['stage']}: {shown(f['error'])}", highlight=False, soft_wrap=True
+        )
 
 
 def run(
@@ -103,7 +114,7 @@ def run(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"{missing[0]}: no such file or folder")
-    with stages(prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
+    with stages("run", prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
         summary = run_paths(runner, paths, json_out=json_out, archive=not no_archive)
     if json_out:
         print_json(summary)
@@ -123,7 +134,7 @@ def demo(
     json_out: bool = JsonOpt,
 ) -> None:
     """Synthesise a few clips, run them through the pipeline, and show what was found."""
-    with stages(prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
+    with stages("demo", prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
         from dashcam.cli.demo import make_demo_clips
 
         folder = runner.cfg.settings.data_dir / "demo-footage"
@@ -136,7 +147,7 @@ def demo(
         print_json(summary)
     else:
         _print_summary(summary)
-        console.print(f"footage and ground truth: {folder}", highlight=False)
+        console.print(f"footage and ground truth: {folder}", highlight=False, markup=False)
         console.print(
             "next: `dashcam search --plate <TEXT> --fuzzy 1`, or the web UI: `dashcam ui` then http://127.0.0.1:8000",
             highlight=False,

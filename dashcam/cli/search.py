@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, fail, print_json
+from dashcam.cli.common import JsonOpt, console, fail, print_json, shown
 
 if TYPE_CHECKING:
     from dashcam.search import SearchPage
@@ -153,12 +153,12 @@ def _table(page: SearchPage, *, show_distance: bool) -> None:
         ]
         if show_distance:
             cells.append(f"{h.distance_m:.0f}" if h.distance_m is not None else "")
-        table.add_row(*cells)
+        table.add_row(*(shown(c) for c in cells))
     console.print(table)
-    shown = f"{page.offset + 1}-{page.offset + len(page.hits)}"
+    span = f"{page.offset + 1}-{page.offset + len(page.hits)}"
     of = f" of {page.total}" if page.total is not None else (" (more)" if page.has_more else "")
     console.print(
-        f"sightings {shown}{of}" + ("  (* corrected plate)" if any(h.corrected for h in page.hits) else "")
+        f"sightings {span}{of}" + ("  (* corrected plate)" if any(h.corrected for h in page.hits) else "")
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json
+from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, shown
 
 
 def _config() -> Any:
@@ -72,7 +72,7 @@ def setup(
         print_json({"server": server, "done": done})
         return
     for line in done or ["nothing to change: the server is already set up"]:
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
 def health(
@@ -88,9 +88,9 @@ def health(
     else:
         for name, item in report["checks"].items():
             mark = "[green]ok[/]" if item["ok"] else "[red]FAIL[/]"
-            console.print(f"{mark} {name}: {item['detail']}", highlight=False)
+            console.print(f"{mark} {name}: {shown(item['detail'])}", highlight=False)
         for p in report["problems"]:
-            err_console.print(f"[red]problem:[/] {p}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]problem:[/] {shown(p)}", highlight=False, soft_wrap=True)
     if report["problems"]:
         raise typer.Exit(1)
 

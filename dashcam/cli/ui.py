@@ -68,7 +68,7 @@ def _create_user(config: object, name: str, *, reset: bool) -> None:
                 create_user(session=session, username=name, password=password)
     except AccountError as exc:
         fail(str(exc))
-    console.print(f"{'password set for' if reset else 'created user'} {name}", highlight=False)
+    console.print(f"{'password set for' if reset else 'created user'} {name}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

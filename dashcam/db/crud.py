@@ -5,7 +5,7 @@ Keyword-only functions taking ``session=``; the caller owns the transaction (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -161,11 +161,14 @@ def claim_stage(
     device: str | None = None,
     flow_run_id: str | None = None,
     cache_key: str | None = None,
+    process: str | None = None,
+    process_dead: Callable[[str | None], bool] | None = None,
 ) -> bool:
     """Take a clip's stage for this attempt unless a live attempt holds it; counts the attempt.
 
     A running claim whose lease expired belongs to a dead worker (kill -9, power loss) and may be
-    taken over. The check and the take are one UPDATE, so two workers can never both win.
+    taken over; so may one whose owner ``process_dead`` says is gone (on its own machine that is known at
+    once). The check and the take are one UPDATE, so two workers can never both win.
     """
     now = utcnow()
     table = StageRun.__table__  # type: ignore[attr-defined]
@@ -176,12 +179,21 @@ def claim_stage(
         .values(clip_id=clip_id, stage=stage, version=version, status="queued", attempts=0)
         .on_conflict_do_nothing(index_elements=["clip_id", "stage"])
     )
-    free = or_(
+    conditions = [
         table.c.status != "running",
         table.c.lease_until.is_(None),
         table.c.lease_until < now,
         table.c.owner == owner,
-    )
+    ]
+    if process_dead is not None:
+        held = session.execute(
+            select(table.c.owner, table.c.owner_process).where(
+                table.c.clip_id == clip_id, table.c.stage == stage, table.c.status == "running"
+            )
+        ).first()
+        if held is not None and held.owner and process_dead(held.owner_process):
+            conditions.append(table.c.owner == held.owner)  # taken only if still that dead owner's
+    free = or_(*conditions)
     res = session.execute(
         table.update()
         .where(table.c.clip_id == clip_id, table.c.stage == stage, free)
@@ -197,6 +209,7 @@ def claim_stage(
             finished_at=None,
             duration_s=None,
             owner=owner,
+            owner_process=process,
             lease_until=now + timedelta(seconds=lease_s),
         )
     )

@@ -111,6 +111,12 @@ class StageRun(SQLModel, table=True):
         default=None, max_length=64, description="token of the attempt holding the clip"
     )
     lease_until: datetime | None = _ts()  # a running claim expires here unless renewed (dead workers)
+    owner_process: str | None = Field(
+        default=None,
+        max_length=160,
+        description="host/boot id/pid of the process holding the claim: on its own machine a dead one's "
+        "claim is free at once, without waiting for the lease",
+    )
 
 
 # ---------------------------------------------------------------- GPS

@@ -25,6 +25,7 @@ from dashcam.db import crud
 from dashcam.db.models import Clip
 from dashcam.db.session import ensure_schema, get_engine, session_scope
 from dashcam.pipeline import STAGE_VERSIONS
+from dashcam.procs import describe_identity, identity_dead, process_identity
 from dashcam.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -182,17 +183,28 @@ def recorded(
             device=ctx.device,
             flow_run_id=ctx.flow_run_id,
             cache_key=cache_key,
+            process=process_identity(),
+            process_dead=identity_dead,
         )
     if not won:
         with session_scope(ctx.engine) as s:
             run = crud.stage_status(session=s, clip_id=clip_id, stage=stage)
-            who = f"{run.device or '?'}, flow run {run.flow_run_id or '?'}" if run else "?"
-        raise ClipBusy(f"clip {clip_id}: {stage} is already running ({who})")
+            who = describe_identity(run.owner_process) if run and run.owner_process else run and run.device
+            flow = f", flow run {run.flow_run_id}" if run and run.flow_run_id else ""
+        raise ClipBusy(f"clip {clip_id}: {stage} is already running ({who or '?'}{flow})")
     renewer = _LeaseRenewer(ctx, clip_id, stage, owner, lease)
     renewer.start()
     out: dict[str, Any] = {}
     try:
         yield out
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        # Ctrl-C, SIGTERM: the attempt is abandoned, and its clip free for the next run at once
+        renewer.stopped.set()
+        with session_scope(ctx.engine) as s:
+            crud.stage_finished(
+                session=s, clip_id=clip_id, stage=stage, status="failed", error="interrupted", owner=owner
+            )
+        raise
     except Exception as exc:
         renewer.stopped.set()
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from dashcam.camera.names import is_video_name
 from dashcam.stages import ClipBusy, NotRetryable, StageContext
 from dashcam.stages.ingest import incoming_dir, known_file
+from dashcam.storage import no_space
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ def call_outcome(clip_id: int, call: Callable[[], Any]) -> Outcome:
     try:
         res = call()
     except Exception as exc:  # noqa: BLE001 - every failure of one clip is that clip's outcome
+        if no_space(exc):
+            raise  # ...but a full disk fails every clip after it the same way: the whole run stops
         log.debug("clip %s failed", clip_id, exc_info=True)
         return failed(clip_id, exc)
     return {"clip_id": clip_id, "ok": True, **(res.as_dict() if hasattr(res, "as_dict") else res or {})}

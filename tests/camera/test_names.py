@@ -61,7 +61,7 @@ def test_every_viofo_style_parses(name, when, seq, channel, kind, style):
         "IMG_0001.MP4",
     ],
 )
-def test_unknown_name_keeps_file_time_and_warns(name, caplog):
+def test_unknown_name_keeps_file_time_and_leaves_the_warning_to_its_caller(name, caplog):
     fallback = datetime(2024, 1, 2, 3, 4, 5)
     with caplog.at_level(logging.WARNING, logger="dashcam.camera.names"):
         clip = parse_clip_name(name, fallback_time=fallback)
@@ -69,7 +69,7 @@ def test_unknown_name_keeps_file_time_and_warns(name, caplog):
     assert clip.style == "unknown"
     assert clip.recorded_local == fallback
     assert (clip.sequence, clip.channel, clip.kind) == (None, None, "normal")
-    assert name in caplog.text
+    assert caplog.text == ""  # parsed more than once per file: the ingest says it, once
 
 
 def test_front_and_rear_of_one_moment_share_a_key():
