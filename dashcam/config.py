@@ -137,6 +137,15 @@ class CameraSection(_Strict):
     poll_interval_s: int = Field(300, ge=10, description="How often the NAS looks for the camera (seconds).")
 
 
+class ImportSection(_Strict):
+    stable_s: float = Field(
+        5.0,
+        ge=0,
+        description="A file in a folder being imported is taken only once its size and time have not changed "
+        "for this many seconds (a copy still being written waits, or is left for the next run).",
+    )
+
+
 class DetectionSection(_Strict):
     sample_fps: float = Field(
         2.0, gt=0, le=60, description="Frames per second the preprocess stage looks at."
@@ -295,6 +304,11 @@ class GlobalConfig(_Strict):
     storage_paths: StoragePaths = Field(
         default_factory=StoragePaths,  # type: ignore[arg-type]
         description="Where each storage area lives.",
+    )
+    import_: ImportSection = Field(
+        default_factory=ImportSection,  # type: ignore[arg-type]
+        alias="import",
+        description="Importing clips from a folder.",
     )
     database: DatabaseSection = Field(default_factory=DatabaseSection, description="Results database.")  # type: ignore[arg-type]
     prefect: PrefectSection = Field(default_factory=PrefectSection, description="Prefect server.")  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,16 +55,65 @@ class ImportReport:
     rejected: list[Rejected] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)  # sources removed by move=True
     warnings: list[str] = field(default_factory=list)
+    # entries named like clips that were passed over, and why, one line each for the user: a link, a
+    # FIFO, a folder, a file still being written
+    passed_over: dict[str, str] = field(default_factory=dict)
 
 
-def _walk(src: Path, dest: Path) -> list[Path]:
-    """Every file under ``src`` in a stable order, not descending into ``dest`` or hidden folders."""
+def _walk(src: Path, dest: Path, report: ImportReport) -> list[Path]:
+    """Every file under ``src`` in a stable order, not descending into ``dest`` or hidden folders; a
+    folder named like a clip is reported, not entered silently."""
     found: list[Path] = []
     for root, dirs, files in os.walk(src, followlinks=False):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != dest.resolve())
+        for d in dirs:
+            if is_video_name(d):
+                report.passed_over[str((here / d).relative_to(src))] = "a folder, not a clip"
         found.extend(here / f for f in sorted(files))
     return found
+
+
+_NOT_REGULAR = (
+    (stat.S_ISLNK, "a symbolic link (links are not followed)"),
+    (stat.S_ISFIFO, "a FIFO (named pipe), not a file"),
+    (stat.S_ISSOCK, "a socket, not a file"),
+    (stat.S_ISCHR, "a device, not a file"),
+    (stat.S_ISBLK, "a device, not a file"),
+    (stat.S_ISDIR, "a folder, not a clip"),
+)
+
+
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` is not a regular file we may open (never following a link), or None if it is one."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return next((why for test, why in _NOT_REGULAR if test(mode)), None)
+
+
+def _settled(
+    candidates: list[tuple[Path, str]], stable_s: float, report: ImportReport, sleep: Callable[[float], None]
+) -> list[tuple[Path, str]]:
+    """The candidates whose size and time have not changed for ``stable_s`` seconds. Files written
+    that recently are looked at again after the wait; one that changed meanwhile is still being written
+    (a copy in progress, a slow network share) and left for the next run."""
+    now = time.time()
+    seen = {p: p.stat() for p, _ in candidates}
+    recent = [p for p, st in seen.items() if now - st.st_mtime < stable_s]
+    if not recent:
+        return candidates
+    sleep(max(0.0, max(seen[p].st_mtime for p in recent) + stable_s - time.time()))
+    moving = set()
+    for p in recent:
+        st = p.stat()
+        if (st.st_size, st.st_mtime_ns) != (seen[p].st_size, seen[p].st_mtime_ns):
+            moving.add(p)
+    for p, rel in candidates:
+        if p in moving:
+            report.passed_over[rel] = "still being written: left for the next run"
+    return [(p, rel) for p, rel in candidates if p not in moving]
 
 
 def _copy_verified(source: Path, part: Path) -> tuple[str, int]:
@@ -131,8 +182,6 @@ def _import_one(
         source.unlink()
         report.removed.append(source)
     clip = parse_clip_name(name, fallback_time=mtime)
-    if not clip.matched:
-        report.warnings.append(f"{rel}: name matches no known camera style, using the file time")
     report.imported.append(ImportedFile(source, final, digest, size, clip))
     log.info("%s: imported as %s", rel, final)
 
@@ -143,6 +192,8 @@ def import_folder(
     *,
     move: bool = False,
     already_have: Callable[[Path, int], bool] | None = None,
+    stable_s: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ImportReport:
     """Import every camera clip under ``src_dir`` into ``dest_dir``; ``move`` removes verified sources.
 
@@ -155,8 +206,9 @@ def import_folder(
     if src.resolve() == dest.resolve():
         raise ValueError(f"{src}: source and destination are the same folder")
     report = ImportReport()
-    for source in _walk(src, dest):
-        _consider(source, str(source.relative_to(src)), dest, move, report, already_have)
+    found = [(p, str(p.relative_to(src))) for p in _walk(src, dest, report)]
+    for source, rel in _settled(_candidates(found, report), stable_s, report, sleep):
+        _consider(source, rel, dest, move, report, already_have)
     return report
 
 
@@ -166,20 +218,42 @@ def import_files(
     *,
     move: bool = False,
     already_have: Callable[[Path, int], bool] | None = None,
+    stable_s: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ImportReport:
     """Import single clips into ``dest_dir`` with the same checks as a folder (each reported by its path)."""
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     report = ImportReport()
+    found = []
     for p in paths:
         source = Path(p)
-        if not source.exists():
+        if not source.exists() and not source.is_symlink():
             report.failed[str(p)] = f"{p}: no such file"
         elif source.parent.resolve() == dest.resolve():
             report.failed[str(p)] = f"{p}: already in the incoming folder"
         else:
-            _consider(source, str(p), dest, move, report, already_have)
+            found.append((source, str(p)))
+    for source, rel in _settled(_candidates(found, report), stable_s, report, sleep):
+        _consider(source, rel, dest, move, report, already_have)
     return report
+
+
+def _candidates(found: list[tuple[Path, str]], report: ImportReport) -> list[tuple[Path, str]]:
+    """The regular, visible video files among ``found``; the rest skipped, each with its reason."""
+    out = []
+    for source, rel in found:
+        if source.name.startswith("."):
+            report.skipped[rel] = "hidden file"  # macOS "._" companions, .Trashes and the like
+        elif (why := not_regular(source)) is not None:
+            (report.passed_over if is_video_name(source.name) else report.skipped)[rel] = why
+        elif source.name.endswith(".part"):
+            report.skipped[rel] = "unfinished download (.part)"
+        elif not is_video_name(source.name):
+            report.skipped[rel] = "not a video"
+        else:
+            out.append((source, rel))
+    return out
 
 
 def _consider(
@@ -191,21 +265,12 @@ def _consider(
     already_have: Callable[[Path, int], bool] | None,
 ) -> None:
     """One candidate clip: skipped with the reason, failed with the reason, or imported."""
-    if source.name.startswith("."):
-        report.skipped[rel] = "hidden file"  # macOS "._" companions, .Trashes and the like
-    elif source.is_symlink() or not source.is_file():
-        report.skipped[rel] = "not a regular file"
-    elif source.name.endswith(".part"):
-        report.skipped[rel] = "unfinished download (.part)"
-    elif not is_video_name(source.name):
-        report.skipped[rel] = "not a video"
-    else:
-        try:
-            _import_one(source, rel, dest, move, report, already_have)
-        except OSError as exc:
-            if exc.errno in NO_SPACE_ERRNOS:
-                raise  # every file after this one would fail the same way
-            report.failed[rel] = f"{rel}: {exc}"
+    try:
+        _import_one(source, rel, dest, move, report, already_have)
+    except OSError as exc:
+        if exc.errno in NO_SPACE_ERRNOS:
+            raise  # every file after this one would fail the same way
+        report.failed[rel] = f"{rel}: {exc}"
 
 
 def remove_stale_copies(dest_dir: str | os.PathLike[str]) -> int:

@@ -85,6 +85,8 @@ def _summary(result: dict[str, Any], dry_run: bool) -> None:
     )
     for w in result.get("still_recording", []):
         console.print(f"  {shown(w)}: still recording, left for the next pass", highlight=False)
+    for note in result.get("notes", []):
+        err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)
     for reason in result["failed"].values():
         err_console.print(f"[red]failed:[/] {shown(reason)}", highlight=False, soft_wrap=True)
 

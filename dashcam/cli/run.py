@@ -98,6 +98,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"[bold]{summary['plates']}[/] plate(s), [bold]{len(summary['failures'])}[/] failure(s)",
         highlight=False,
     )
+    for note in summary.get("notes", []):
+        err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)
     for f in summary["failures"]:
         err_console.print(
             f"[red]failed[/] {f['stage']}: {shown(f['error'])}", highlight=False, soft_wrap=True

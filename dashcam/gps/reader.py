@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from dashcam.gps.layouts import BLOCK_MAGIC, DECODE_BYTES, BlockRecord, decode_block
 from dashcam.gps.track import Fix, Track, distance_m, estimate_utc_offset, judge_clock
-from dashcam.video.mp4box import Box, Mp4Error, children, file_size, iter_boxes
+from dashcam.video.mp4box import Box, Mp4Error, children, file_size, iter_boxes, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +269,9 @@ def read_track(path: str | os.PathLike[str], *, local_start: datetime | None = N
     """
     try:
         # Unbuffered: a buffered reader would fetch 8 KiB around every 1 KiB block read.
-        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below; open errors become GpsError
+        f = open_regular(path, buffering=0)  # a FIFO or a device is refused, never waited on
     except OSError as exc:
-        raise GpsError(f"cannot open {os.fspath(path)}: {exc.strerror or exc}") from exc
+        raise GpsError(f"cannot open: {exc.strerror or exc}") from exc
     with f:
         size = file_size(f)
         if size == 0:

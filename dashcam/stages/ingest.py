@@ -7,15 +7,16 @@ sequence and the camera's local start time; the embedded GPS gives the UTC time 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dashcam.camera.names import HostileName, moment_key, parse_clip_name, safe_name
 from dashcam.db import crud
@@ -102,7 +103,17 @@ def register_file(
         if raise_protection and not was_protected:
             with session_scope(ctx.engine) as s:
                 crud.update_clip(session=s, clip_id=clip_id, protected=True)
-        return Registered(clip_id, digest, name, False, raw_key, 0, [f"{name}: same content as a known clip"])
+        known_name = PurePosixPath(raw_key).name
+        same = f"{name}: same content as {known_name} (clip {clip_id}): one clip"
+        return Registered(clip_id, digest, name, False, raw_key, 0, [same])
+    grown = _grown_from(ctx, src, name, source or str(src.parent), size)
+    if grown is not None:
+        # the same recording, registered while it was still being copied: replaced, never doubled
+        _forget_clip(ctx, grown.id, grown.content_hash)  # type: ignore[arg-type]
+        warnings.append(
+            f"{name}: grew since it was registered as clip {grown.id} ({grown.size_bytes} -> {size} bytes): "
+            "the unfinished registration is replaced"
+        )
     key = clip_key(digest, name)
     mtime = datetime.fromtimestamp(src.stat().st_mtime)
     parsed = parse_clip_name(name, fallback_time=mtime)
@@ -158,9 +169,41 @@ def register_file(
         crud.replace_gps_points(session=s, clip_id=clip_id, points=points)
     with recorded(ctx, clip_id, STAGE, f"ingest-{digest[:32]}") as out:
         out.update(created=created, gps_points=len(points), warnings=warnings or None)
-    for w in warnings:
-        log.warning("%s", w)
     return Registered(clip_id, digest, name, created, key, len(points), warnings)
+
+
+def _grown_from(ctx: StageContext, src: Path, name: str, source: str, size: int) -> Clip | None:
+    """The clip registered from this same file while it was shorter: its bytes are the start of this one."""
+    with session_scope(ctx.engine) as s:
+        shorter = (
+            s.execute(
+                select(Clip).where(Clip.file_name == name, Clip.source == source, Clip.size_bytes < size)
+            )
+            .scalars()
+            .all()
+        )
+        for c in shorter:
+            s.expunge(c)
+    for clip in shorter:
+        h = hashlib.sha256()
+        left = clip.size_bytes
+        with open(src, "rb") as f:
+            while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+                h.update(chunk)
+                left -= len(chunk)
+        if left == 0 and h.hexdigest() == clip.content_hash:
+            return clip
+    return None
+
+
+def _forget_clip(ctx: StageContext, clip_id: int, content_hash: str) -> None:
+    """A clip's rows (its stage runs, windows, sightings, media go with it) and its stored files."""
+    prefix = clip_key(content_hash, "x")[: -len("x")]
+    for area in ("raw", "preproc", "heavy_output", "archive"):
+        for key in list(ctx.storage[area].keys(prefix)):
+            ctx.storage[area].delete(key)
+    with session_scope(ctx.engine) as s:
+        s.execute(delete(Clip).where(Clip.id == clip_id))  # type: ignore[arg-type]
 
 
 def _known_copy(ctx: StageContext, digest: str) -> tuple[int, str, bool] | None:
@@ -232,10 +275,11 @@ def import_into_incoming(
     def have(p: Path, size: int) -> bool:
         return known_file(ctx, p.name, size) is not None
 
+    stable_s = ctx.config.global_config.import_.stable_s
     if folder is not None:
-        rep = import_folder(folder, incoming_dir(ctx), move=move, already_have=have)
+        rep = import_folder(folder, incoming_dir(ctx), move=move, already_have=have, stable_s=stable_s)
     else:
-        rep = import_files(files or [], incoming_dir(ctx), move=move, already_have=have)
+        rep = import_files(files or [], incoming_dir(ctx), move=move, already_have=have, stable_s=stable_s)
     failed = dict(rep.failed)
     skipped = {}
     for rel, why in rep.skipped.items():
@@ -243,12 +287,13 @@ def import_into_incoming(
             f"{rel}: {why}" if why.startswith("unfinished") else why
         )
     for r in rep.rejected:
-        failed[r.entry] = f"{r.entry}: {r.reason}"
+        failed[r.entry] = r.reason  # it names the file already
     return {
         "files": [{"path": str(f.path), "sha256": f.sha256, "source": str(f.source)} for f in rep.imported],
         "skipped": skipped,
         "failed": failed,
         "warnings": rep.warnings,
+        "passed_over": rep.passed_over,
     }
 
 

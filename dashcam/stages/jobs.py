@@ -146,6 +146,7 @@ def ingest_job(
         "registered": [],
         "skipped": {},
         "failed": {},
+        "notes": [],  # one line each: an entry passed over, a name not understood, a duplicate
     }
     if folder is not None or files:
         if folder is not None and not Path(folder).is_dir():
@@ -153,6 +154,7 @@ def ingest_job(
         imported = steps.import_files(folder, move, None if folder is not None else files)
         result["skipped"].update(imported["skipped"])
         result["failed"].update(imported["failed"])
+        result["notes"] += [f"{rel}: {why}" for rel, why in imported.get("passed_over", {}).items()]
         # clips seen before keep their ids: the next stages check them (and skip finished work)
         for rel in imported["skipped"]:
             p = Path(folder) / rel if folder is not None else Path(rel)
@@ -188,6 +190,8 @@ def ingest_job(
             return result
         for remote in plan["files"]:
             _collect(result, remote["name"], steps.download(url, remote))
+    for note in result["notes"]:
+        logger.info("%s", note)
     logger.info(
         "ingest: %d clip(s) registered (%d new), %d skipped, %d failed",
         len(result["registered"]),
@@ -204,6 +208,7 @@ def _collect(result: dict[str, Any], name: str, out: Outcome) -> None:
         return
     reg = {k: v for k, v in out.items() if k not in ("ok",)}
     result["registered"].append(reg)
+    result["notes"] += reg.get("warnings") or []
     result["clip_ids"].append(reg["clip_id"])
     if reg["created"]:
         result["new_clip_ids"].append(reg["clip_id"])
@@ -225,9 +230,11 @@ def pipeline_job(
     files = [p for p in paths if not Path(p).is_dir()]
     failures: list[dict[str, Any]] = []
     clip_ids: list[int] = []
+    notes: list[str] = []
     for kwargs in [{"folder": f} for f in folders] + ([{"files": files}] if files else []):
         res = ingest(**kwargs)
         clip_ids += res["clip_ids"]
+        notes += res.get("notes", [])
         failures += [{"clip": name, "stage": "ingest", "error": why} for name, why in res["failed"].items()]
     clip_ids = list(dict.fromkeys(clip_ids))
     report("pipeline", None, "", f"clips={len(clip_ids)}")
@@ -249,6 +256,7 @@ def pipeline_job(
         ]
         ok = [r["clip_id"] for r in results if r["ok"]]
     summary = pipeline_summary(ctx, clip_ids, processed=len(ok), failures=failures)
+    summary["notes"] = notes
     logger.info(
         "pipeline: %d clip(s), %d sighting(s), %d plate(s), %d failure(s)",
         summary["clips"],

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from dashcam.video.mp4box import open_regular
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,14 @@ def _open(path: str | os.PathLike[str]) -> Any:
     import av
 
     p = Path(path)
-    if not p.is_file():
-        raise VideoError(f"{p.name}: no such file")
-    if p.stat().st_size == 0:
+    try:
+        with open_regular(p) as f:  # a FIFO or a device would block the demuxer for ever
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise VideoError(f"{p.name}: no such file") from None
+    except OSError as exc:
+        raise VideoError(f"{p.name}: {exc.strerror or exc}") from None
+    if size == 0:
         raise VideoError(f"{p.name}: empty file")
     try:
         container = av.open(str(p), metadata_errors="ignore")

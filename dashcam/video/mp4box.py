@@ -6,7 +6,9 @@ checked against the end of the file, so hostile headers cannot make us loop or a
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +44,33 @@ class Box:
     @property
     def name(self) -> str:
         return self.type.decode("latin-1")
+
+
+class NotRegularFile(OSError):
+    """A path that is not a plain file: a FIFO would block a reader for ever, a device never ends."""
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"))
+
+
+def open_regular(path: str | os.PathLike[str], *, buffering: int = -1) -> BinaryIO:
+    """Open ``path`` for reading only if it is (or a link the user named leads to) a regular file.
+
+    Opened non-blocking, then checked on the open file itself: opening a FIFO never waits for a writer,
+    and nothing can swap the file between the check and the read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = next((why for test, why in _KINDS if test(mode)), "a device")
+            raise NotRegularFile(errno.EINVAL, f"not a regular file ({what})", os.fspath(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=buffering)  # type: ignore[return-value]
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def file_size(f: BinaryIO) -> int:
@@ -118,7 +147,7 @@ def read_payload(f: BinaryIO, box: Box, max_bytes: int = 64 << 20) -> bytes:
 
 def check_complete(path: str | os.PathLike[str]) -> None:
     """Raise :class:`Mp4Error` unless the file is a whole MP4: ftyp first, a moov, no box past the end."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         size = file_size(f)
         if size < 16:
             raise Mp4Error(f"{size} bytes is too small to be an MP4")
