@@ -131,11 +131,10 @@ def read_blocks(f: BinaryIO, refs: list[BlockRef], source: str, ctx: BlockContex
         if result.status in ("unknown", "unsupported"):
             found.problems.append(Problem(ref.offset, data[:32], result.note))
             continue
-        if result.layout is not None and result.records:
-            for rec in result.records:
-                found.examples.setdefault(rec.layout, Problem(ref.offset, data[:32]))
         n = len(result.records)
         for k, rec in enumerate(result.records):
+            if rec.layout not in found.examples:
+                found.examples[rec.layout] = Problem(ref.offset, data[:32])
             found.records.append((ref.t + (rec.dt if rec.dt is not None else k / n), rec))
     return found
 

@@ -32,6 +32,7 @@ from dashcam.gps.layouts.binary import (
     DOUBLES,
     EACHPAI_ENCRYPTED,
     MAI70,
+    STATUS_V,
     VANTRUE_N4,
     VANTRUE_N4_NOFIX,
     VANTRUE_S1,
@@ -86,6 +87,7 @@ LAYOUTS: tuple[Layout, ...] = (
     # ours
     NOVATEK_NOFIX,
     VANTRUE_N4_NOFIX,
+    STATUS_V,
     NMEA_RMC,
     NOVATEK_FLOATING,
 )

@@ -20,7 +20,7 @@ BLOCK_MAGIC = b"freeGPS "
 MAX_MINUTES = 60.01
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BlockRecord:
     """One fix (or one no-fix clock reading) as a block states it, before any cross-block judgement.
 
@@ -62,23 +62,23 @@ class BlockRecord:
 
     def time_utc(self) -> datetime | None:
         """The record's clock as an aware datetime; None without a clock or for an impossible date."""
-        if self.year is None or self.second is None or not math.isfinite(self.second) or self.second < 0:
+        second = self.second
+        if self.year is None or second is None or not 0 <= second < 61:
             return None
-        whole = int(self.second)
-        micro = round((self.second - whole) * 1e6)
+        whole = int(second)
+        micro = round((second - whole) * 1e6)
+        if micro >= 1_000_000:
+            whole, micro = whole + 1, 0
         try:
-            base = datetime(
-                self.year,
-                self.month or 0,
-                self.day or 0,
-                self.hour or 0,
-                self.minute or 0,
-                tzinfo=timezone.utc,
-            )
+            if whole < 60:
+                return datetime(
+                    self.year, self.month, self.day, self.hour, self.minute, whole, micro, tzinfo=timezone.utc
+                )  # type: ignore[arg-type]
+            # a leap second: datetime() has no 60, so it is the next minute's first second
+            base = datetime(self.year, self.month, self.day, self.hour, self.minute, tzinfo=timezone.utc)  # type: ignore[arg-type]
+            return base + timedelta(seconds=whole, microseconds=micro)
         except (ValueError, TypeError):
             return None
-        # A leap second (60) or a sub-second part is added, not stored: datetime() rejects both at 60.
-        return base + timedelta(seconds=whole, microseconds=micro) if whole <= 60 else None
 
 
 def clock_of(when: datetime) -> dict[str, int | float]:

@@ -213,3 +213,37 @@ def _decode_70mai(d: bytes, ctx: BlockContext) -> list[BlockRecord]:
 
 
 MAI70 = Layout("70mai", "19", "70mai A810 (no time in the block)", _detect_70mai, _decode_70mai)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ours, after every ExifTool layout: the signatures above with status 'V' (or no hemisphere yet), which
+# ExifTool skips silently. They are the camera saying "no fix", so the clip is "no fix", not "unrecognised".
+
+NS0, EW0 = b"NS\0", b"EW\0"
+STATUS_V_SIGNATURES = (
+    # type 6 (Akaso)
+    lambda d: d[60:64] == b"V\0\0\0" and d[68] in NS0 and d[69:72] == b"\0\0\0" and d[76] in EW0,
+    # type 10 (Vantrue S1)
+    lambda d: d[64] == 0x56 and d[65] in NS0 and d[66] in EW0 and d[67] == 0 and d[48:58] == b"horsontech",
+    # type 12 (doubles)
+    lambda d: d[60:62] == b"V\0" and d[72] in NS0 and d[73] == 0 and d[88] in EW0 and d[89] == 0,
+    # type 13 (INNOVV)
+    lambda d: d[16] == 0x56 and d[17] in NS0 and d[18] in EW0 and d[19] == 0,
+    # type 14 (XBHT)
+    lambda d: d[20] <= 0x18 and d[21] <= 0x3B and d[22] <= 0x3B and d[23] <= 9 and d[24] == 0x56,
+    # type 20 (Nextbase 512G): the record marker without a valid date
+    lambda d: d[0x30:0x32] == b"$S",
+)
+
+
+def _status_v(d: bytes) -> bool:
+    return len(d) >= 0x5A and any(sig(d) for sig in STATUS_V_SIGNATURES)
+
+
+STATUS_V = Layout(
+    "status-v",
+    "",
+    "Akaso, Vantrue S1, IQS doubles, INNOVV, XBHT, Nextbase 512G blocks written before a fix",
+    _status_v,
+    lambda d, ctx: [],
+)

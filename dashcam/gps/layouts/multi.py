@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import struct
+from dataclasses import replace
 from datetime import timedelta
 
 from dashcam.gps.layouts.base import (
@@ -193,9 +194,7 @@ def _decode_atc(data: bytes, ctx: BlockContext) -> list[BlockRecord]:
         return []
     newest = max(w for w, _ in found)
     found.sort(key=lambda wr: wr[0])
-    return [
-        BlockRecord(**{**rec.__dict__, "dt": (when - newest) / timedelta(seconds=1)}) for when, rec in found
-    ]
+    return [replace(rec, dt=(when - newest) / timedelta(seconds=1)) for when, rec in found]
 
 
 ATC = Layout(

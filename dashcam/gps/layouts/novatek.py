@@ -13,6 +13,7 @@ import base64
 import binascii
 import math
 import re
+import struct
 
 from dashcam.gps.layouts.base import (
     KNOTS_TO_KMH,
@@ -86,36 +87,49 @@ def _b64(field: bytes) -> bytes:
         return b""
 
 
+TEXT_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/."
+
+
 def _lucky_fields(d: bytes) -> tuple[bytes, bytes, bool, bool] | None:
     """(lat field, lon field, plain decimal strings?, base64?) or None when the block is too short to tell."""
     if len(d) < 0x78:
         return None
     lt, ln = d[0x2C:0x40], d[0x40:0x54]
+    if lt[:8].translate(None, TEXT_BYTES) or ln[:8].translate(None, TEXT_BYTES):
+        return lt, ln, False, False  # both forms start with 8 text bytes; the float record never does
     plain = all(DECIMAL_FIELD.fullmatch(x) for x in (lt, ln))
     encoded = all(BASE64_FIELD.fullmatch(x) for x in (lt, ln))
     return lt, ln, plain, encoded
 
 
+TYPE3 = struct.Struct("<6IBcc1x4f")  # hour .. day, status, N/S, E/W, pad, lat, lon, knots, track (at 0x10)
+
+
 def _decode_type3(d: bytes, name: str) -> list[BlockRecord]:
-    hour, minute, second, year, month, day = u32s(d, 16, 6)
-    clock = year_clock(year, month, day, hour, minute, second)
     if len(d) < 0x3C:
-        return [BlockRecord(name, "V", **clock)]  # type: ignore[arg-type]
-    lat = signed(ddmm_to_degrees(f32(d, 0x2C)), d[41:42], b"S")
-    lon = signed(ddmm_to_degrees(f32(d, 0x30)), d[42:43], b"W")
+        hour, minute, second, year, month, day = u32s(d, 16, 6)
+        return [BlockRecord(name, "V", **year_clock(year, month, day, hour, minute, second))]  # type: ignore[arg-type]
+    hour, minute, second, year, month, day, _, ns, ew, lat, lon, knots, track = TYPE3.unpack_from(d, 16)
     accel = None
     raw = d[60:72]
     if len(raw) == 12 and raw not in UNUSED_ACCEL:
-        accel = tuple(v / 256 for v in (i32(raw, 0), i32(raw, 4), i32(raw, 8)))
+        accel = tuple(v / 256 for v in struct.unpack("<3i", raw))
     return [
-        fix(
+        BlockRecord(
             name,
-            clock,
-            lat,
-            lon,
-            speed_kmh=f32(d, 0x34) * KNOTS_TO_KMH,
-            heading=f32(d, 0x38),
-            accel=accel,
+            "A",
+            year if year >= 2000 else year + 2000,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            signed(ddmm_to_degrees(lat), ns, b"S"),
+            signed(ddmm_to_degrees(lon), ew, b"W"),
+            knots * KNOTS_TO_KMH,
+            track,
+            accel,  # type: ignore[arg-type]
+            year >= 2000,
         )
     ]
 

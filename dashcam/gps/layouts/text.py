@@ -8,6 +8,7 @@ plus an NMEA $xxRMC sentence anywhere in the block (Vantrue N2X), which is ours 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from dashcam.gps.layouts.base import (
     KNOTS_TO_KMH,
@@ -116,7 +117,7 @@ def _decode_nextbase_text(data: bytes, ctx: BlockContext) -> list[BlockRecord]:
         return []
     if rec.has_fix and len(data) >= 80:
         accel = (i32(data, 68) / 256, i32(data, 72) / 256, i32(data, 76) / 256)
-        rec = BlockRecord(**{**rec.__dict__, "accel": accel})
+        rec = replace(rec, accel=accel)
     return [rec]
 
 
