@@ -15,6 +15,7 @@ from typing import BinaryIO
 from dashcam.video.mp4box import Box, Mp4Error, children, read_payload
 
 MAX_TABLE_BYTES = 64 << 20
+MAX_SAMPLES = 1 << 18  # three days of 1 s samples; a hostile table claims billions
 QUICKTIME_EPOCH_TO_UNIX = (66 * 365 + 17) * 24 * 3600  # 1904-01-01 -> 1970-01-01
 
 
@@ -131,8 +132,8 @@ def _sizes(stsz: bytes, compact: bool) -> list[int]:
         return nibbles[:count]
     fixed, count = struct.unpack_from(">II", stsz, 4)
     if fixed:
-        return [fixed] * min(count, 1 << 24)
-    count = min(count, (len(stsz) - 12) // 4)
+        return [fixed] * min(count, MAX_SAMPLES)
+    count = min(count, (len(stsz) - 12) // 4, MAX_SAMPLES)
     return list(struct.unpack_from(f">{count}I", stsz, 12))
 
 

@@ -344,3 +344,9 @@ def transcend_pro_block(a119s: bytes) -> bytes:
     struct.pack_into("<d", data, 0x70, lat + 0.0004321)
     struct.pack_into("<d", data, 0x80, lon - 0.0002468)
     return bytes(data)
+
+
+def unknown_block() -> bytes:
+    """A block from a camera no layout knows: its own header, then binary values at its own offsets."""
+    payload = b"ZZCAM-9000\0\0" + struct.pack("<6I2d", 12, 30, 5, 2024, 5, 1, 48.137154, 11.576124)
+    return pad(struct.pack(">I", 0x8000) + b"freeGPS " + struct.pack("<I", 0x1F0) + payload)

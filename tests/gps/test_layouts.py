@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dashcam.gps import read_track
+from dashcam.gps.layouts import LAYOUTS
 from tests.gps import dumps as d
 from tests.support import testdata_file as data_file
 
@@ -322,3 +323,14 @@ def test_ring_buffer_records_before_the_video_are_dropped(tmp_path: Path) -> Non
     blocks = [d.pad(d.ATC_HEAD + b"".join(d.ATC_RECORDS), 0x100)]
     track = read_track(d.clip(tmp_path / "atc.mp4", blocks))
     assert [(p.t, p.time_utc.second if p.time_utc else None) for p in track.points] == [(0.0, 12)]
+
+
+def test_readme_lists_every_layout() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("### GPS: supported cameras and layouts") :]
+    streams = ("gopro-gpmf", "camm", "nmea-log", "70mai-gps-box")
+    names = {
+        n for layout in LAYOUTS if not layout.name.endswith(("-encrypted", "status-v")) for n in layout.names
+    }
+    for name in sorted(names | set(streams)):
+        assert f"`{name}`" in table, name

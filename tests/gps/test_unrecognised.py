@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -26,12 +25,6 @@ NOT_RECOGNISED = "GPS layout not recognised (block header "
 FIRST_BLOCK_AT = 36  # ftyp (28 bytes) + the mdat header
 
 
-def _unknown_block() -> bytes:
-    """A block from a camera no layout knows: its own header, then binary values at its own offsets."""
-    payload = b"ZZCAM-9000\0\0" + struct.pack("<6I2d", 12, 30, 5, 2024, 5, 1, 48.137154, 11.576124)
-    return d.pad(struct.pack(">I", 0x8000) + b"freeGPS " + struct.pack("<I", 0x1F0) + payload)
-
-
 def _novatek(t: int, lat: float, lon: float, kmh: float = 50.0) -> bytes:
     return encode_block(Fix(t, T0 + timedelta(seconds=t), lat, lon, kmh, 90.0), size=256)
 
@@ -45,7 +38,7 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_unknown_layout_is_reported_never_no_fix(tmp_path: Path) -> None:
-    block = _unknown_block()
+    block = d.unknown_block()
     path = d.clip(tmp_path / "unknown.mp4", [block, block, block])
 
     track = read_track(path)
@@ -57,7 +50,7 @@ def test_unknown_layout_is_reported_never_no_fix(tmp_path: Path) -> None:
 
 
 def test_cli_says_not_recognised_in_one_line(tmp_path: Path) -> None:
-    path = d.clip(tmp_path / "unknown-cam.mp4", [_unknown_block()])
+    path = d.clip(tmp_path / "unknown-cam.mp4", [d.unknown_block()])
 
     result = _run(str(path), "--format", "csv", tmp_path=tmp_path)
 
@@ -136,7 +129,7 @@ def test_speed_of_400_kmh_is_not_a_car(tmp_path: Path) -> None:
 
 def test_one_unknown_block_among_good_ones_is_counted(tmp_path: Path) -> None:
     step = 10 / 111_195
-    blocks = [_novatek(0, 48.0, 11.0), _unknown_block(), _novatek(2, 48.0 + 2 * step, 11.0)]
+    blocks = [_novatek(0, 48.0, 11.0), d.unknown_block(), _novatek(2, 48.0 + 2 * step, 11.0)]
 
     track = read_track(d.clip(tmp_path / "mixed.mp4", blocks))
 
@@ -153,3 +146,13 @@ def test_no_fix_blocks_of_known_layouts_mean_no_fix(tmp_path: Path) -> None:
     for name, block in (("akaso", akaso_v), ("nextbase", nextbase_v)):
         track = read_track(d.clip(tmp_path / f"{name}-v.mp4", [bytes(block)]))
         assert track.points == [] and track.reason == NO_FIX, name
+
+
+def test_cli_names_skipped_blocks_beside_a_track(tmp_path: Path) -> None:
+    path = d.clip(tmp_path / "mixed.mp4", [_novatek(0, 48.0, 11.0), d.unknown_block()])
+
+    result = _run(str(path), "--format", "csv", tmp_path=tmp_path)
+
+    assert result.returncode == 0
+    assert len(result.stdout.strip().splitlines()) == 2  # header + the one fix
+    assert f"{path}: 1 GPS blocks skipped, first: {NOT_RECOGNISED}" in result.stderr

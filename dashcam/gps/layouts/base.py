@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -69,15 +69,17 @@ class BlockRecord:
         micro = round((second - whole) * 1e6)
         if micro >= 1_000_000:
             whole, micro = whole + 1, 0
+        if self.month is None or self.day is None or self.hour is None or self.minute is None:
+            return None
         try:
             if whole < 60:
                 return datetime(
                     self.year, self.month, self.day, self.hour, self.minute, whole, micro, tzinfo=timezone.utc
-                )  # type: ignore[arg-type]
+                )
             # a leap second: datetime() has no 60, so it is the next minute's first second
-            base = datetime(self.year, self.month, self.day, self.hour, self.minute, tzinfo=timezone.utc)  # type: ignore[arg-type]
+            base = datetime(self.year, self.month, self.day, self.hour, self.minute, tzinfo=timezone.utc)
             return base + timedelta(seconds=whole, microseconds=micro)
-        except (ValueError, TypeError):
+        except ValueError:
             return None
 
 
@@ -121,6 +123,11 @@ class Layout:
     detect: Detector
     decode: Decoder
     whole_block: bool = False  # records run through the whole block, past the first DECODE_BYTES
+    variants: tuple[str, ...] = ()  # the layout names its records carry, when not just ``name``
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.variants or (self.name,)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -177,7 +184,7 @@ def finite_or_none(value: float) -> float | None:
 
 
 def fix(
-    layout: str, clock: dict[str, int | float] | None, lat: float, lon: float, **rest: object
+    layout: str, clock: Mapping[str, float] | None, lat: float, lon: float, **rest: object
 ) -> BlockRecord:
     """A fix as decoded. A position off the globe (NaN, 95 N) stays as it is: the track assembly counts it
     against its layout, and a layout with nothing but such fixes is reported as not recognised."""

@@ -44,7 +44,10 @@ def _decode_akaso(d: bytes, ctx: BlockContext) -> list[BlockRecord]:
     if len(d) < 0x58:
         return []
     hour, minute, second = u32s(d, 48, 3)
-    clock = year_clock(*u32s(d, 88, 3), hour, minute, second) if len(d) >= 100 else None
+    clock = None
+    if len(d) >= 100:
+        year, month, day = u32s(d, 88, 3)
+        clock = year_clock(year, month, day, hour, minute, second)
     heading = f32(d, 0x54)
     if d[16:20] == b"x.xx":  # ExifTool found these cameras' track 180 degrees off
         heading += 180
@@ -146,7 +149,8 @@ def _detect_doubles(d: bytes) -> bool:
 
 def _decode_doubles(d: bytes, ctx: BlockContext) -> list[BlockRecord]:
     hour, minute, second = u32s(d, 48, 3)
-    clock = year_clock(*u32s(d, 0x70, 3), hour, minute, second)
+    year, month, day = u32s(d, 0x70, 3)
+    clock = year_clock(year, month, day, hour, minute, second)
     lat = signed(ddmm_to_degrees(f64(d, 0x40)), d[72:73], b"S")
     lon = signed(ddmm_to_degrees(f64(d, 0x50)), d[88:89], b"W")
     return [fix("doubles-0x40", clock, lat, lon, speed_kmh=f64(d, 0x60) * KNOTS_TO_KMH, heading=f64(d, 0x68))]
@@ -170,7 +174,8 @@ def _decode_vantrue_n4(d: bytes, ctx: BlockContext) -> list[BlockRecord]:
     if len(d) < 92:
         return []
     hour, minute, second = u32s(d, 16, 3)
-    clock = year_clock(*u32s(d, 80, 3), hour, minute, second)
+    year, month, day = u32s(d, 80, 3)
+    clock = year_clock(year, month, day, hour, minute, second)
     if d[28] != 0x41:
         return [BlockRecord("vantrue-n4", "V", **clock)]  # type: ignore[arg-type]
     lat = signed(ddmm_to_degrees(abs(f64(d, 32))), d[40:41], b"S")
@@ -193,6 +198,7 @@ VANTRUE_N4_NOFIX = Layout(
     "Vantrue N4 before its first fix (status V)",
     lambda d: len(d) >= 92 and d[28] == 0x56 and d[29:32] == b"\0\0\0" and 1 <= u32s(d, 84, 1)[0] <= 12,
     _decode_vantrue_n4,
+    variants=("vantrue-n4",),
 )
 
 

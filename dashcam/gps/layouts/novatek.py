@@ -180,6 +180,7 @@ NOVATEK = Layout(
     "E-ACE B44 (lat/lon as RC4+base64 text, 'lucky')",
     _detect_type34,
     _decode_type34,
+    variants=("novatek", "kenwood", "lucky", "lucky-kenwood"),
 )
 
 
@@ -240,6 +241,7 @@ NOVATEK_0X30 = Layout(
     "`frea` version 3.01.054); Transcend Drive Body Camera 70 (degrees, km/h); Transcend Driver Pro 230",
     _detect_0x30,
     _decode_0x30,
+    variants=("novatek-0x30", "iqs", "rexing-scaled", "transcend-degrees"),
 )
 
 
