@@ -108,6 +108,20 @@ def _streams(data: bytes, start: int, end: int, depth: int = 0) -> Iterator[list
             yield from _streams(entry.data, 0, len(entry.data), depth + 1)
 
 
+GPS_KEYS = (b"GPS5", b"GPS9", b"GPSU")
+
+
+def is_gpmf(data: bytes) -> bool:
+    """The sample starts with a GPMF device container (DEVC), as every GoPro sample does."""
+    first = next(klv(data), None)
+    return first is not None and first.key == b"DEVC" and first.type == 0
+
+
+def has_gps(data: bytes) -> bool:
+    """A stream of the sample carries GPS (a GoPro without a GPS, or with it off, has only sensors)."""
+    return any(entry.key in GPS_KEYS for stream in _streams(data, 0, len(data)) for entry in stream)
+
+
 def sample_records(data: bytes, duration_s: float) -> list[tuple[float, BlockRecord]]:
     """(seconds after the sample's start, record) for every GPS point of one gpmd sample."""
     out: list[tuple[float, BlockRecord]] = []

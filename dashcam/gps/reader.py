@@ -15,10 +15,10 @@ import struct
 from datetime import datetime
 from typing import BinaryIO
 
-from dashcam.gps import gpmf, streams
+from dashcam.gps import gpmdcams, gpmf, streams
 from dashcam.gps.assemble import NO_FIX, NO_GPS, NO_NOVATEK_GPS, Problem, build_track
 from dashcam.gps.freegps import Found, index_refs, kodak_version, read_blocks, scan_refs
-from dashcam.gps.layouts import BlockContext
+from dashcam.gps.layouts import BlockContext, BlockRecord, LayoutUnsupported
 from dashcam.gps.samples import creation_unix, meta_tracks, samples
 from dashcam.gps.track import Track
 from dashcam.video.mp4box import Box, Mp4Error, children, file_size, iter_boxes
@@ -77,28 +77,46 @@ def _read(f: BinaryIO, offset: int, length: int) -> bytes:
     return os.pread(f.fileno(), length, offset)
 
 
+def _sample_pairs(
+    data: bytes, track_format: bytes, duration_s: float, ctx: BlockContext, created: float | None
+) -> list[tuple[float, BlockRecord]] | None:
+    """(seconds into the sample, record) pairs of one `gpmd` / `camm` sample; None: it holds no GPS."""
+    if track_format == b"gpmd":
+        recs = gpmdcams.sample_records(data, ctx)
+        if recs is None:
+            if not gpmf.is_gpmf(data):
+                raise LayoutUnsupported("a `gpmd` sample that is neither GoPro GPMF nor a known dashcam's")
+            return gpmf.sample_records(data, duration_s) if gpmf.has_gps(data) else None
+    else:
+        recs = streams.camm_records(data, created)
+    return [(k * duration_s / len(recs), r) for k, r in enumerate(recs)]
+
+
 def _metadata_tracks(f: BinaryIO, moov: Box) -> list[Found]:
-    """GoPro `gpmd` and Google `camm` tracks: their samples decoded, placed at their play time."""
+    """`gpmd` (GoPro GPMF, or a dashcam's own format) and Google `camm` tracks, placed at their play time."""
     out: list[Found] = []
-    created = None
+    created = creation_unix(f, moov)
     for track in meta_tracks(f, moov):
         if track.format not in (b"gpmd", b"camm") and track.handler != b"camm":
             continue
+        fmt = b"gpmd" if track.format == b"gpmd" else b"camm"
         table = samples(f, track)
-        found = Found("gpmf" if track.format == b"gpmd" else "camm", blocks=len(table))
+        found = Found(fmt.decode())
+        ctx = BlockContext()
         for sample in table:
             data = _read(f, sample.offset, min(sample.size, MAX_SAMPLE_BYTES))
-            if found.source == "gpmf":
-                pairs = gpmf.sample_records(data, sample.duration_s)
-            else:
-                created = created if created is not None else (creation_unix(f, moov) or 0.0)
-                recs = streams.camm_records(data, created or None)
-                pairs = [(k * sample.duration_s / len(recs), r) for k, r in enumerate(recs)]
-            if not pairs and data and found.source == "gpmf" and b"GPS" not in data:
-                continue  # a GoPro sample without GPS (sensors only): not a problem
+            try:
+                pairs = _sample_pairs(data, fmt, sample.duration_s, ctx, created)
+            except LayoutUnsupported as exc:
+                found.problems.append(Problem(sample.offset, data[:32], str(exc)))
+                continue
+            if pairs is None:
+                continue  # sensors only: not a GPS sample
+            found.blocks += 1
             for dt, rec in pairs:
                 found.records.append((sample.time_s + dt, rec))
-                found.examples.setdefault(rec.layout, Problem(sample.offset, data[:32]))
+                if rec.layout not in found.examples:
+                    found.examples[rec.layout] = Problem(sample.offset, data[:32])
         out.append(found)
     return out
 

@@ -11,6 +11,7 @@ import pytest
 
 from dashcam.gps import read_track
 from dashcam.gps.writer import FTYP, mvhd_box, wrap_samples
+from tests.gps import dumps as d
 from tests.gps.dumps import box
 from tests.support import testdata_file as data_file
 
@@ -24,7 +25,7 @@ def test_gopro_gpmf_matches_exiftools_36_points() -> None:
 
     track = read_track(data_file(GOPRO))
 
-    assert track.source == "gpmf" and track.layout == "gopro-gpmf" and track.reason is None
+    assert track.source == "gpmd" and track.layout == "gopro-gpmf" and track.reason is None
     assert len(track.points) == len(rows) == 36
     for got, row in zip(track.points, rows, strict=True):
         assert got.lat == pytest.approx(float(row["lat"]), abs=1e-5)
@@ -125,3 +126,81 @@ def test_70mai_gps_box(tmp_path: Path) -> None:
     )
     assert track.points[2].speed_kmh == pytest.approx(45.8)
     assert track.points[0].time_utc is None  # the box has no date
+
+
+@pytest.mark.parametrize(
+    ("name", "sample", "layout", "want"),
+    [
+        # Vantrue N2S: 81 deg 22 min + 417/6000 min W, 41 deg 38 min + 3111/6000 min N, 75 mph, 73 deg
+        (
+            "vantrue-n2s",
+            d.VANTRUE_N2S_FMAS,
+            "vantrue-fmas",
+            (
+                datetime(2021, 9, 24, 8, 0, 34, tzinfo=UTC),
+                41 + (38 + 3111 / 6000) / 60,
+                -(81 + (22 + 417 / 6000) / 60),
+                75 * 1.60934,
+                73.0,
+            ),
+        ),
+        # Wolfbox G900: int64 / scale pairs, DDMM: 5208.96335 N, -137.74977 (-1 deg 37.74977 min)
+        (
+            "wolfbox",
+            d.WOLFBOX_G900,
+            "wolfbox",
+            (
+                datetime(2024, 3, 24, 12, 16, 42, tzinfo=UTC),
+                52 + 8.96335 / 60,
+                -(1 + 37.74977 / 60),
+                0.0,
+                85.92,
+            ),
+        ),
+        (
+            "redtiger-f9",
+            d.REDTIGER_F9,
+            "wolfbox",
+            (
+                datetime(2025, 5, 25, 8, 45, 36, tzinfo=UTC),
+                9 + 43.1952 / 60,
+                76 + 19.0752 / 60,
+                27.02 * 1.852,
+                183.62,
+            ),
+        ),
+        # Kingslim D4: a LIGOGPSINFO payload at 80 (fuzzed, scale 1.524855137; speed * 1.85407333)
+        (
+            "kingslim",
+            d.kingslim_sample(),
+            "ligogps",
+            (
+                datetime(2021, 6, 3, 10, 11, 7, tzinfo=UTC),
+                40 + 9.654321 * 1.524855137,
+                -(70 + 3.123456 * 1.524855137),
+                31.5 * 1.85407333,
+                270.5,
+            ),
+        ),
+    ],
+)
+def test_dashcam_samples_in_a_gpmd_track(
+    tmp_path: Path, name: str, sample: bytes, layout: str, want: tuple
+) -> None:  # type: ignore[type-arg]
+    path = tmp_path / f"{name}.mp4"
+    wrap_samples([sample], path, fmt=b"gpmd")
+
+    track = read_track(path)
+
+    assert track.source == "gpmd" and track.layout == layout
+    (p,) = track.points
+    assert p.time_utc == want[0]
+    assert (p.lat, p.lon, p.speed_kmh, p.heading) == pytest.approx(want[1:], abs=1e-9)
+
+
+def test_rove_encrypted_gpmd_text_is_not_guessed(tmp_path: Path) -> None:
+    path = tmp_path / "rove.mp4"
+    wrap_samples([b"\0\0\xf2\xe1\xf0\xeeTT" + bytes(120)], path, fmt=b"gpmd")
+    track = read_track(path)
+    assert track.points == [] and track.reason is not None
+    assert track.reason.startswith("GPS layout not recognised") and "Rove" in track.reason

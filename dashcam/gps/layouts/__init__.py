@@ -52,6 +52,7 @@ __all__ = [
     "BlockDecode",
     "BlockRecord",
     "Layout",
+    "LayoutUnsupported",
     "ddmm_to_degrees",
     "decode",
     "decode_block",
