@@ -94,10 +94,14 @@ def drop_spikes(points: list[Fix]) -> list[Fix]:
 def jumpy(points: Sequence[Fix]) -> bool:
     """Most consecutive fixes imply an impossible jump: values of a misread layout, not a drive."""
     pairs = len(points) - 1
-    if pairs < 1:
-        return False
-    bad = sum(too_fast(a, b) for a, b in zip(points, points[1:], strict=False))
-    return bad * 2 > pairs
+    bad = 0
+    for i in range(pairs):
+        bad += too_fast(points[i], points[i + 1])
+        if bad * 2 > pairs:
+            return True
+        if (bad + pairs - i - 1) * 2 <= pairs:
+            return False  # even if every pair left jumped, they would not be most
+    return False
 
 
 def _clean(value: float | None) -> float | None:
@@ -151,9 +155,9 @@ def build_track(
         assert rec.lat is not None and rec.lon is not None
         if t < 0:
             continue  # a ring-buffer record from before the video started
-        fix = Fix(
-            t, when - shift if when else None, rec.lat, rec.lon, _clean(rec.speed_kmh), _clean(rec.heading)
-        )
+        if when is not None and shift:
+            when -= shift
+        fix = Fix(t, when, rec.lat, rec.lon, _clean(rec.speed_kmh), _clean(rec.heading))
         if fix.time_utc is not None:
             key = (fix.time_utc, fix.lat, fix.lon)
             if key in repeated:
