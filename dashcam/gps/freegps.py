@@ -127,6 +127,7 @@ def read_blocks(f: BinaryIO, refs: list[BlockRef], source: str, ctx: BlockContex
             declared = ref.size if ref.size is not None else struct.unpack_from(">I", data)[0]
             if declared > len(data):
                 data = os.pread(fd, min(declared, MAX_BLOCK_BYTES), ref.offset)
+        ctx.t, ctx.offset = ref.t, ref.offset
         result = decode(data, ctx, layout)
         if result.status in ("unknown", "unsupported"):
             found.problems.append(Problem(ref.offset, data[:32], result.note))
@@ -136,7 +137,18 @@ def read_blocks(f: BinaryIO, refs: list[BlockRef], source: str, ctx: BlockContex
             if rec.layout not in found.examples:
                 found.examples[rec.layout] = Problem(ref.offset, data[:32])
             found.records.append((ref.t + (rec.dt if rec.dt is not None else k / n), rec))
+    if (problem := held_back(ctx, fd)) is not None:
+        found.problems.append(problem)
     return found
+
+
+def held_back(ctx: BlockContext, fd: int) -> Problem | None:
+    """Records a layout held back and never could decode: the clip ended before its cipher was learnt."""
+    cipher = ctx.state.get("ligo_cipher")
+    if cipher is None or not cipher.pending:
+        return None
+    note = f"enciphered LIGOGPSINFO: {len(cipher.pending)} records, too few seconds to learn the cipher"
+    return Problem(cipher.pending_from, os.pread(fd, 32, cipher.pending_from), note)
 
 
 def kodak_version(f: BinaryIO, boxes: list[Box]) -> str | None:

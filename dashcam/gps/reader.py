@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from dashcam.gps import gpmdcams, gpmf, streams
 from dashcam.gps.assemble import NO_FIX, NO_GPS, NO_NOVATEK_GPS, Problem, build_track
-from dashcam.gps.freegps import Found, index_refs, kodak_version, read_blocks, scan_refs
+from dashcam.gps.freegps import Found, held_back, index_refs, kodak_version, read_blocks, scan_refs
 from dashcam.gps.layouts import BlockContext, BlockRecord, LayoutUnsupported
 from dashcam.gps.samples import creation_unix, meta_tracks, samples
 from dashcam.gps.track import Track
@@ -89,7 +89,7 @@ def _sample_pairs(
             return gpmf.sample_records(data, duration_s) if gpmf.has_gps(data) else None
     else:
         recs = streams.camm_records(data, created)
-    return [(k * duration_s / len(recs), r) for k, r in enumerate(recs)]
+    return [(r.dt if r.dt is not None else k * duration_s / len(recs), r) for k, r in enumerate(recs)]
 
 
 def _metadata_tracks(f: BinaryIO, moov: Box) -> list[Found]:
@@ -105,6 +105,7 @@ def _metadata_tracks(f: BinaryIO, moov: Box) -> list[Found]:
         ctx = BlockContext()
         for sample in table:
             data = _read(f, sample.offset, min(sample.size, MAX_SAMPLE_BYTES))
+            ctx.t, ctx.offset = sample.time_s, sample.offset
             try:
                 pairs = _sample_pairs(data, fmt, sample.duration_s, ctx, created)
             except LayoutUnsupported as exc:
@@ -117,6 +118,8 @@ def _metadata_tracks(f: BinaryIO, moov: Box) -> list[Found]:
                 found.records.append((sample.time_s + dt, rec))
                 if rec.layout not in found.examples:
                     found.examples[rec.layout] = Problem(sample.offset, data[:32])
+        if (problem := held_back(ctx, f.fileno())) is not None:
+            found.problems.append(problem)
         out.append(found)
     return out
 

@@ -420,3 +420,20 @@ KINGSLIM_TEXT = b"0:11:07 N:43.123456 W:79.654321 31.50 km/h A:270.5"
 
 def kingslim_sample() -> bytes:
     return pad(KINGSLIM_HEAD + ligo_record(KINGSLIM_RECORD_START + ligo_encrypt(KINGSLIM_TEXT)), 0x200)
+
+
+# An enciphered LIGOGPSINFO camera (forum16060): the dump's header, and records enciphered with a table that
+# agrees with its first record ("FDF1/D9/E8 D=LGJL98" reads 2023/05/16 07:48:56 with it).
+FORUM16060_HEAD = hexdump("""
+0000: 00 00 40 00 66 72 65 65 47 50 53 20 98 00 00 00
+0010: 4c 49 47 4f 47 50 53 49 4e 46 4f 00 00 00 00 0d
+0020: 0a 00 00 00
+""")
+SUBSTITUTION = bytes.maketrans(b"0123456789:NW", b"DEF1G98=J3LKM")
+
+
+def enciphered_block(second: int) -> bytes:
+    """The block written ``second`` seconds after 07:48:56: lat 51.12..., lon -0.65... (fuzzed), 30 knots."""
+    minute, sec = divmod(48 * 60 + 56 + second, 60)
+    text = b"2023/05/16 07:%02d:%02d N:51.%06d W:-0.654321 30.00 km/h" % (minute, sec, 123456 + 10 * second)
+    return pad(FORUM16060_HEAD + (b"####;\0\xa04" + text.translate(SUBSTITUTION)).ljust(0x84, b"\0"), 0x200)

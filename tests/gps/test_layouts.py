@@ -8,7 +8,7 @@ same fixture (``exiftool -ee -n``), except where we deliberately differ, which t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -334,3 +334,29 @@ def test_readme_lists_every_layout() -> None:
     }
     for name in sorted(names | set(streams)):
         assert f"`{name}`" in table, name
+
+
+def test_enciphered_ligogps_is_learnt_from_the_clip(tmp_path: Path) -> None:
+    # Twelve seconds: the ones digit of the seconds cycles through all ten enciphered digits at 07:49:06,
+    # then every record held back is deciphered and placed at its own second (as ExifTool 13.58 prints).
+    track = read_track(d.clip(tmp_path / "enc.mp4", [d.enciphered_block(i) for i in range(12)]))
+
+    s = 1.524855137  # fuzzed, scale 1: lat = 50 + (0.654321 - 0) * s, lon = -(0 + (51.12.. - 50) * s)
+    assert track.layout == "ligogps" and [p.t for p in track.points] == [float(i) for i in range(12)]
+    for i, p in enumerate(track.points):
+        assert p.time_utc == datetime(2023, 5, 16, 7, 48, 56, tzinfo=UTC) + timedelta(seconds=i)
+        assert (p.lat, p.lon) == pytest.approx((50 + 0.654321 * s, -((1.123456 + 1e-5 * i) * s)), abs=1e-9)
+        assert p.speed_kmh == pytest.approx(30 * 1.85407333)
+
+
+def test_enciphered_ligogps_too_short_or_without_hemisphere_is_not_guessed(tmp_path: Path) -> None:
+    short = read_track(d.clip(tmp_path / "short.mp4", [d.enciphered_block(i) for i in range(5)]))
+    assert short.points == [] and short.reason is not None
+    assert (
+        short.reason.startswith("GPS layout not recognised (block header 00004000")
+        and "cipher" in short.reason
+    )
+    # no minus sign anywhere: N/S and E/W stay unknown (ExifTool assumes north-east and warns)
+    unsigned = [block.replace(b"ML-D.", b"MLD.") for block in (d.enciphered_block(i) for i in range(12))]
+    track = read_track(d.clip(tmp_path / "unsigned.mp4", unsigned))
+    assert track.points == [] and track.reason is not None and "hemisphere unknown" in track.reason

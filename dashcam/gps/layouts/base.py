@@ -105,8 +105,11 @@ class BlockContext:
     """File-level facts some layouts need (ExifTool reads them from other boxes of the same file)."""
 
     kodak_version: str | None = None  # `frea`/`ver `: "3.01.054" marks the Rexing V1-4K scaled coordinates
-    # What a layout learns from one block and keeps for the next ones of the same file (LIGOGPS's scale).
+    # What a layout learns from one block and keeps for the next ones of the same file (LIGOGPS's scale and
+    # cipher).
     state: dict[str, Any] = field(default_factory=dict)
+    t: float = 0.0  # the video second of the block being decoded (records held back keep theirs)
+    offset: int = 0  # and where it is in the file
 
 
 Detector = Callable[[bytes], bool]

@@ -12,17 +12,18 @@ records) are not decoded here: such a block is reported as not decodable, never 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from dashcam.gps.layouts.base import (
     KNOTS_TO_KMH,
     BlockContext,
     BlockRecord,
     Layout,
-    LayoutUnsupported,
     ddmm_to_degrees,
     fix,
     u32,
 )
+from dashcam.gps.layouts.ligo_cipher import Cipher, decipher, enciphered
 
 MAGIC = b"LIGOGPSINFO\x00"
 STARTS = (16, 48, 80)
@@ -151,26 +152,22 @@ def _decode(data: bytes, ctx: BlockContext) -> list[BlockRecord]:
     scale = ctx.state.get("ligo_scale", 1)
     pos = start + 0x14
     fuzzed = not (data[pos - 8 : pos - 5] == b"\0\0\0" and data[pos - 5] in (0x01, 0x14))
+    records = [data[p : p + RECORD] for p in range(pos, len(data) - RECORD + 1, RECORD)]
+    records = [r for r in records if r.startswith(b"####") or CLEAR_RECORD.match(r)]
+    cipher: Cipher = ctx.state.setdefault("ligo_cipher", Cipher())
     out: list[BlockRecord] = []
-    enciphered = 0
-    while pos + RECORD <= len(data):
-        rec = data[pos : pos + RECORD]
-        pos += RECORD
-        if not rec.startswith(b"####"):
-            if CLEAR_RECORD.match(rec):
-                parsed = parse(rec.rstrip(b"\0"), fuzzed=False, kmh=True, scale_key=scale)
-                if parsed is not None:
-                    out.append(parsed)
-            continue
-        clear = decrypt(rec)
-        if clear is None:
-            enciphered += 1
-            continue
-        parsed = parse(clear, fuzzed=fuzzed, kmh=False, scale_key=scale)
-        if parsed is not None:
-            out.append(parsed)
-    if not out and enciphered:
-        raise LayoutUnsupported("enciphered LIGOGPSINFO records (a substitution cipher not decoded here)")
+    for k, rec in enumerate(records):
+        t = ctx.t + k / len(records)  # the records share the block's second
+        if not rec.startswith(b"####"):  # clear text (Redtiger F9): not fuzzed, km/h
+            found = [(t, parse(rec.rstrip(b"\0"), fuzzed=False, kmh=True, scale_key=scale))]
+        elif (cipher.table is None or not enciphered(rec)) and (clear := decrypt(rec)) is not None:
+            found = [(t, parse(clear, fuzzed=fuzzed, kmh=False, scale_key=scale))]
+        else:  # ExifTool's order: a known cipher first, then decryption, then learning the cipher
+            found = [
+                (when, parse(text, fuzzed=fuzzed, kmh=False, scale_key=scale))
+                for when, text in decipher(cipher, rec, t, ctx.offset)
+            ]
+        out += [replace(r, dt=when - ctx.t) for when, r in found if r is not None]
     return out
 
 
