@@ -1,8 +1,9 @@
 """Read the GPS track of a dashcam clip, whichever of the known places the camera wrote it to.
 
 In order: freeGPS blocks (Novatek and the many cameras sharing its `gps ` index, see
-:mod:`dashcam.gps.layouts`), a GoPro GPMF or Google camm metadata track, an NMEA log (BlackVue's `gps `
-box in its `free` box, Datakam's `udta/udat`), 70mai's top-level `GPS ` box. The first source that gives
+:mod:`dashcam.gps.layouts`), a `gpmd` (GoPro GPMF, or a dashcam's own samples) or Google `camm` metadata
+track, an NMEA log (BlackVue's `gps ` box in its `free` box, Datakam's `udta/udat`), and the top-level
+`GPS ` (70mai), `gps0` (DuDuBell, VSYS) and `gdat` (Nextbase software) boxes. The first source that gives
 points is the track; when none does, the most telling reason is kept: a block no layout recognised beats
 "no fix", which beats "no GPS track".
 """
@@ -158,14 +159,26 @@ def _nmea_logs(f: BinaryIO, boxes: list[Box], moov: Box | None) -> list[Found]:
     return out
 
 
-def _mai70_box(f: BinaryIO, boxes: list[Box]) -> list[Found]:
+def _top_level_logs(f: BinaryIO, boxes: list[Box]) -> list[Found]:
+    """70mai's `GPS ` box, the DuDuBell / VSYS `gps0` box, Nextbase software's `gdat` box."""
     out = []
     for box in boxes:
-        if box.type == b"GPS " and box.payload_size > 36:
-            data = _read(f, box.payload_offset, min(box.payload_size, MAX_LOG_BYTES))
-            found = Found("70mai-gps-box", blocks=1, records=streams.mai70_box_records(data))
-            found.examples["70mai-gps-box"] = Problem(box.offset, data[:32])
-            out.append(found)
+        if box.type not in (b"GPS ", b"gps0", b"gdat") or box.payload_size < 32:
+            continue
+        data = _read(f, box.payload_offset, min(box.payload_size, MAX_LOG_BYTES))
+        found = Found(box.type.decode().strip().lower() + "-box", blocks=1)
+        if box.type == b"GPS ":
+            found.source = "70mai-gps-box"
+            found.records = streams.mai70_box_records(data)
+        elif box.type == b"gdat":
+            found.records = streams.gdat_records(data)
+        elif (records := streams.gps0_records(data)) is not None:
+            found.records = records
+        else:
+            found.problems.append(Problem(box.offset, data[:32], "encrypted `gps0` text (Lamax S9)"))
+        for _, rec in found.records[:1]:
+            found.examples[rec.layout] = Problem(box.offset, data[:32])
+        out.append(found)
     return out
 
 
@@ -182,7 +195,7 @@ def _sources(f: BinaryIO, size: int, boxes: list[Box]) -> list[Found]:
         if moov is not None:
             found += _metadata_tracks(f, moov)
         found += _nmea_logs(f, boxes, moov)
-        found += _mai70_box(f, boxes)
+        found += _top_level_logs(f, boxes)
     except Mp4Error as exc:
         log.warning("damaged metadata boxes, GPS from freeGPS blocks only: %s", exc)
     return found

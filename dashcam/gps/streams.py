@@ -6,6 +6,10 @@ Each function turns bytes into (video second, record) pairs; the reader finds th
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
 import re
 import struct
 from datetime import datetime, timedelta, timezone
@@ -171,3 +175,94 @@ def mai70_box_records(data: bytes) -> list[tuple[float, BlockRecord]]:
         out.append((float(second), fix("70mai-gps-box", None, lat_deg, lon_deg, speed_kmh=speed / 1e3)))
         pos += MAI70_STEP
     return out
+
+
+def _by_time(records: list[BlockRecord]) -> list[tuple[float, BlockRecord]]:
+    """Video seconds for a log without sample times: from the first fix's time (1 s apart when undated)."""
+    first = next((when for r in records if (when := r.time_utc()) is not None), None)
+    out = []
+    for i, rec in enumerate(records):
+        when = rec.time_utc()
+        out.append(((when - first) / timedelta(seconds=1) if first and when else float(i), rec))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# DuDuBell M1 / VSYS M6L top-level `gps0` box: 32-byte records: double lat / lon (DDMM), int32 altitude,
+# uint16 speed (km/h), year-2000, month, day, hour, minute, second bytes at 22, track / 2 at 28. The Lamax S9
+# writes encrypted text there instead (not decoded).
+
+GPS0_STEP = 32
+
+
+def gps0_records(data: bytes) -> list[tuple[float, BlockRecord]] | None:
+    """None for the encrypted (Lamax S9) form."""
+    if data[2:9] == b"\xf2\xe1\xf0\xeeTT\x98":
+        return None
+    recs: list[BlockRecord] = []
+    for pos in range(0, len(data) - GPS0_STEP + 1, GPS0_STEP):
+        lat, lon = struct.unpack_from("<dd", data, pos)
+        if not (abs(lat) <= 9000 and abs(lon) <= 18000):
+            continue  # ExifTool skips these records
+        year, month, day, hour, minute, second = data[pos + 22 : pos + 28]
+        clock = {
+            "year": year + 2000,
+            "month": month,
+            "day": day,
+            "hour": hour,
+            "minute": minute,
+            "second": second,
+        }
+        speed = struct.unpack_from("<H", data, pos + 0x14)[0]
+        recs.append(
+            fix(
+                "gps0",
+                clock,
+                ddmm_to_degrees(lat),
+                ddmm_to_degrees(lon),
+                speed_kmh=float(speed),
+                heading=data[pos + 0x1C] * 2.0,
+            )
+        )
+    return _by_time(recs)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Nextbase's software writes a top-level `gdat` box: base64 of JSON {"gpsData": [{"gpsStatus": "A",
+# "datetime": "...", "lat": .., "lon": .., "speed": mph, "bearing": ..}, ...]}.
+
+MPH_TO_KMH = 1.60934
+
+
+def gdat_records(data: bytes) -> list[tuple[float, BlockRecord]]:
+    text = re.match(rb"[A-Za-z0-9+/=\s]*", data)
+    try:
+        doc = json.loads(base64.b64decode(b"".join(text.group(0).split()) if text else b"", validate=False))
+    except (ValueError, binascii.Error):
+        return []
+    points = doc.get("gpsData") if isinstance(doc, dict) else None
+    recs: list[BlockRecord] = []
+    for p in points if isinstance(points, list) else []:
+        if not isinstance(p, dict) or p.get("gpsStatus") != "A":
+            continue
+        lat, lon = p.get("lat"), p.get("lon")
+        if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
+            continue
+        clock = None
+        if isinstance(p.get("datetime"), str):
+            with contextlib.suppress(ValueError):
+                when = datetime.fromisoformat(p["datetime"].rstrip("Z")).replace(tzinfo=timezone.utc)
+                clock = clock_of(when)
+        speed = p.get("speed")
+        bearing = p.get("bearing")
+        recs.append(
+            fix(
+                "nextbase-gdat",
+                clock,
+                float(lat),
+                float(lon),
+                speed_kmh=float(speed) * MPH_TO_KMH if isinstance(speed, (int, float)) else None,
+                heading=float(bearing) if isinstance(bearing, (int, float)) else None,
+            )
+        )
+    return _by_time(recs)

@@ -328,7 +328,16 @@ def test_ring_buffer_records_before_the_video_are_dropped(tmp_path: Path) -> Non
 def test_readme_lists_every_layout() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme[readme.index("### GPS: supported cameras and layouts") :]
-    streams = ("gopro-gpmf", "vantrue-fmas", "wolfbox", "camm", "nmea-log", "70mai-gps-box")
+    streams = (
+        "gopro-gpmf",
+        "vantrue-fmas",
+        "wolfbox",
+        "camm",
+        "nmea-log",
+        "70mai-gps-box",
+        "gps0",
+        "nextbase-gdat",
+    )
     names = {
         n for layout in LAYOUTS if not layout.name.endswith(("-encrypted", "status-v")) for n in layout.names
     }

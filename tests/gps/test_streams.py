@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import json
 import struct
 from datetime import datetime, timezone
 from pathlib import Path
@@ -204,3 +206,55 @@ def test_rove_encrypted_gpmd_text_is_not_guessed(tmp_path: Path) -> None:
     track = read_track(path)
     assert track.points == [] and track.reason is not None
     assert track.reason.startswith("GPS layout not recognised") and "Rove" in track.reason
+
+
+def _gps0(lat: float, lon: float, kmh: int, when: tuple[int, ...], half_track: int) -> bytes:
+    record = bytearray(32)
+    struct.pack_into("<ddiH", record, 0, lat, lon, 520, kmh)
+    record[22:28] = bytes(when)
+    record[0x1C] = half_track
+    return bytes(record)
+
+
+def test_gps0_box(tmp_path: Path) -> None:
+    # DuDuBell M1 / VSYS M6L: DDMM doubles, km/h, track / 2; a record beyond 9000 / 18000 is skipped
+    records = (
+        _gps0(4807.1234, 1134.5678, 42, (21, 3, 4, 10, 20, 30), 45)
+        + _gps0(4807.1334, 1134.5778, 43, (21, 3, 4, 10, 20, 31), 46)
+        + _gps0(99999.0, 0.0, 0, (0, 0, 0, 0, 0, 0), 0)
+    )
+    path = tmp_path / "gps0.mp4"
+    path.write_bytes(FTYP + box(b"moov", mvhd_box(2)) + box(b"gps0", records) + box(b"mdat", bytes(8)))
+
+    track = read_track(path)
+
+    assert track.layout == "gps0" and [p.t for p in track.points] == [0.0, 1.0]
+    p = track.points[0]
+    assert p.time_utc == datetime(2021, 3, 4, 10, 20, 30, tzinfo=UTC)
+    assert (p.lat, p.lon, p.speed_kmh, p.heading) == pytest.approx(
+        (48 + 7.1234 / 60, 11 + 34.5678 / 60, 42, 90)
+    )
+
+
+def test_nextbase_gdat_box(tmp_path: Path) -> None:
+    fixes = [
+        {
+            "gpsStatus": "A",
+            "datetime": "2021-03-04T10:20:30",
+            "lat": 48.1,
+            "lon": 11.5,
+            "speed": 30,
+            "bearing": 90,
+        },
+        {"gpsStatus": "V", "datetime": "2021-03-04T10:20:31", "lat": 0, "lon": 0},
+        {"gpsStatus": "A", "datetime": "2021-03-04T10:20:32", "lat": 48.1002, "lon": 11.5002, "speed": 31},
+    ]
+    payload = base64.b64encode(json.dumps({"cameraModel": "622GW", "gpsData": fixes}).encode())
+    path = tmp_path / "gdat.mp4"
+    path.write_bytes(FTYP + box(b"moov", mvhd_box(3)) + box(b"gdat", payload) + box(b"mdat", bytes(8)))
+
+    track = read_track(path)
+
+    assert track.layout == "nextbase-gdat" and [p.t for p in track.points] == [0.0, 2.0]
+    assert track.points[0].speed_kmh == pytest.approx(30 * 1.60934)  # mph
+    assert track.points[1].time_utc == datetime(2021, 3, 4, 10, 20, 32, tzinfo=UTC)
