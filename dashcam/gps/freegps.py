@@ -23,6 +23,7 @@ MAX_INDEX_BYTES = 16 << 20  # two million blocks: far beyond any clip
 MAX_BLOCK_BYTES = 1 << 20  # what a whole-block layout may read of one block (cameras write 16-32 KiB)
 MDAT_FIRST_BLOCK_WINDOW = 32 << 20  # Novatek writes the first block near the start of mdat
 SCAN_CHUNK = 1 << 20
+TAIL_BYTES = 64  # a whole-block layout's head ending in this many zeros needs no more of the block
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def read_blocks(f: BinaryIO, refs: list[BlockRef], source: str, ctx: BlockContex
         head_len = DECODE_BYTES if ref.size is None else min(max(ref.size, 12), DECODE_BYTES)
         data = os.pread(fd, head_len, ref.offset)  # one syscall, no seek
         layout = detect(data) if data[4:12] == BLOCK_MAGIC else None
-        if layout is not None and layout.whole_block:
+        if layout is not None and layout.whole_block and any(data[-TAIL_BYTES:]):
+            # Records run contiguously from the start: a head ending in zeros already holds them all.
             declared = ref.size if ref.size is not None else struct.unpack_from(">I", data)[0]
             if declared > len(data):
                 data = os.pread(fd, min(declared, MAX_BLOCK_BYTES), ref.offset)

@@ -7,6 +7,7 @@ same fixture (``exiftool -ee -n``), except where we deliberately differ, which t
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -369,3 +370,20 @@ def test_enciphered_ligogps_too_short_or_without_hemisphere_is_not_guessed(tmp_p
     unsigned = [block.replace(b"ML-D.", b"MLD.") for block in (d.enciphered_block(i) for i in range(12))]
     track = read_track(d.clip(tmp_path / "unsigned.mp4", unsigned))
     assert track.points == [] and track.reason is not None and "hemisphere unknown" in track.reason
+
+
+def test_records_beyond_the_first_kilobyte_are_read(tmp_path: Path) -> None:
+    # 40 Nextbase records (10 Hz for 4 s) run to 0x530: past the 0x400 bytes read to recognise a block
+    records = []
+    for k in range(40):
+        rec = bytearray(d.NEXTBASE_512G[0x30:0x50])
+        struct.pack_into(">H", rec, 0x0C, 465 + k)  # tenths of seconds
+        struct.pack_into(">i", rec, 0x0F, 538_220_799 + 100 * k)  # latitude * 1e7, creeping north
+        records.append(bytes(rec))
+    block = d.pad(d.NEXTBASE_512G[:0x30] + b"".join(records), 0x800)
+
+    track = read_track(d.clip(tmp_path / "long.mp4", [block]))
+
+    assert len(track.points) == 40
+    assert track.points[-1].time_utc == datetime(2018, 10, 8, 6, 42, 50, 400_000, tzinfo=UTC)
+    assert track.points[-1].lat == pytest.approx(53.8220799 + 39 * 1e-5, abs=1e-9)
