@@ -1,4 +1,4 @@
-"""`dashcam gps FILE`: print the freeGPS track of a clip as GPX, GeoJSON, CSV or JSON."""
+"""`dashcam gps FILE`: print the GPS track of a clip as GPX, GeoJSON, CSV or JSON."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class GpsFormat(str, Enum):
 
 
 def gps(
-    file: Path = typer.Argument(..., help="A dashcam MP4 (Novatek freeGPS: Viofo, Vantrue, Nextbase, ...)."),
+    file: Path = typer.Argument(..., help="A dashcam MP4 (freeGPS cameras, GoPro, camm, BlackVue, ...)."),
     fmt: GpsFormat = typer.Option(GpsFormat.gpx, "--format", "-f", help="Output format."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -34,6 +34,8 @@ def gps(
         fail(f"{file}: {exc}")
     if not track.points:
         warn(f"{file}: {track.reason}")
+    elif track.unrecognised:
+        warn(f"{file}: {track.unrecognised_blocks} GPS blocks skipped, first: {track.unrecognised[0]}")
     if as_json or fmt is GpsFormat.json:
         print_json(track_dict(track))
         return

@@ -103,6 +103,8 @@ def track_dict(track: Track) -> dict[str, Any]:
         "reason": track.reason,
         "layout": track.layout,
         "blocks": track.blocks,
+        "unrecognised_blocks": track.unrecognised_blocks,
+        "unrecognised": track.unrecognised,
         "utc_offset_s": track.utc_offset_s,
         "local_time_as_utc": track.local_time_as_utc,
         "clock_jump_s": track.clock_jump_s,

@@ -69,15 +69,19 @@ class Track:
     """Fixes of one clip, sorted by ``t``. An empty track says why in ``reason``."""
 
     points: list[Fix] = field(default_factory=list)
-    source: str | None = None  # "gps-index", "scan", or None when the clip has no Novatek GPS
-    reason: str | None = None  # e.g. "no Novatek GPS", "GPS present but no fix"
-    layout: str | None = None  # which payload layout decoded the blocks
-    blocks: int = 0  # freeGPS blocks found (fix or not)
+    source: str | None = None  # "gps-index", "scan", "gpmf", "camm", ...; None when the clip has no GPS
+    reason: str | None = (
+        None  # e.g. "no GPS track", "GPS present but no fix", "GPS layout not recognised (...)"
+    )
+    layout: str | None = None  # which payload layout(s) gave the points (or, without points, were seen)
+    blocks: int = 0  # GPS blocks or samples found (fix or not)
     utc_offset_s: int | None = None  # camera local clock minus UTC, when it could be estimated
     local_time_as_utc: bool = False  # the camera wrote local time into the UTC fields (corrected here)
     clock_jump_s: float | None = None  # the jump between the no-fix RTC clock and the first fix
     path: str | None = None
     max_gap_s: float = 3.0
+    unrecognised: list[str] = field(default_factory=list)  # the first few blocks / layouts that were not read
+    unrecognised_blocks: int = 0
 
     def __post_init__(self) -> None:
         self.points.sort(key=lambda p: p.t)

@@ -111,6 +111,44 @@ def wrap_blocks(blocks: Sequence[bytes], dst: str | os.PathLike[str]) -> None:
     Path(dst).write_bytes(FTYP + mdat + moov)
 
 
+def _full(kind: bytes, payload: bytes) -> bytes:
+    return _box(kind, b"\0\0\0\0" + payload)  # version 0, no flags
+
+
+def wrap_samples(
+    samples: Sequence[bytes],
+    dst: str | os.PathLike[str],
+    *,
+    fmt: bytes,
+    handler: bytes = b"meta",
+    sample_ms: int = 1000,
+    top_level: bytes = b"",
+) -> None:
+    """A minimal MP4 with one timed-metadata track (Google `camm`, GoPro `gpmd`): one sample per chunk,
+    ``sample_ms`` apart. ``top_level``: boxes to put before mdat (a `frea`, a BlackVue `free`)."""
+    head = FTYP + top_level
+    offsets, pos = [], len(head) + 8
+    for sample in samples:
+        offsets.append(pos)
+        pos += len(sample)
+    n = len(samples)
+    stsd = _full(b"stsd", struct.pack(">I", 1) + _box(fmt, bytes(6) + struct.pack(">H", 1)))
+    stbl = _box(
+        b"stbl",
+        stsd
+        + _full(b"stts", struct.pack(">III", 1, n, sample_ms))
+        + _full(b"stsc", struct.pack(">IIII", 1, 1, 1, 1))
+        + _full(b"stsz", struct.pack(">II", 0, n) + b"".join(struct.pack(">I", len(s)) for s in samples))
+        + _full(b"stco", struct.pack(">I", n) + b"".join(struct.pack(">I", o) for o in offsets)),
+    )
+    mdhd = _full(b"mdhd", struct.pack(">IIIIHH", 0, 0, 1000, n * sample_ms, 0x55C4, 0))
+    hdlr = _full(b"hdlr", struct.pack(">I4s12x", 0, handler) + b"GPS\0")
+    tkhd = _box(b"tkhd", struct.pack(">B3xIIII", 0, 0, 0, 2, 0) + bytes(64))
+    trak = _box(b"trak", tkhd + _box(b"mdia", mdhd + hdlr + _box(b"minf", _full(b"nmhd", b"") + stbl)))
+    mdat = _box(b"mdat", b"".join(samples))
+    Path(dst).write_bytes(head + mdat + _box(b"moov", mvhd_box(n * sample_ms // 1000) + trak))
+
+
 def write_sparse_clip(
     dst: str | os.PathLike[str], fixes: Iterable[Fix], *, mdat_bytes: int, block_size: int = A129_BLOCK_SIZE
 ) -> int:

@@ -142,6 +142,8 @@ def register_file(
         warnings.append(f"{name}: GPS unreadable: {exc}")
         track = None
     points: list[dict[str, Any]] = []
+    if track is not None and not track.points and track.unrecognised:
+        warnings.append(f"{name}: {track.reason}")  # GPS is there but in no layout we know: say so
     if track is not None and track.points:
         points = [
             {

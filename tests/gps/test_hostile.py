@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dashcam.gps import Fix, GpsError, Track, read_track
-from dashcam.gps.writer import FTYP, encode_block, gps_index_box, mvhd_box, wrap_blocks
+from dashcam.gps.writer import FTYP, encode_block, gps_index_box, mvhd_box, wrap_blocks, wrap_samples
 
 FIX = Fix(0, datetime(2024, 5, 1, 12, tzinfo=timezone.utc), 48.1, 11.5, 40.0, 90.0)
 
@@ -186,3 +186,40 @@ def test_block_with_nan_and_huge_values(tmp_path: Path) -> None:
     wrap_blocks([bytes(data)], path)
     track = read_track(path)
     assert track.points == [] and track.blocks == 1
+
+
+def _patched(data: bytes, box_type: bytes, at: int, value: bytes) -> bytes:
+    """``data`` with ``value`` written ``at`` bytes into the payload of its first ``box_type`` box."""
+    out = bytearray(data)
+    pos = out.find(box_type) + 4
+    out[pos + at : pos + at + len(value)] = value
+    return bytes(out)
+
+
+@pytest.mark.parametrize("fmt", [b"gpmd", b"camm"])
+def test_metadata_track_with_hostile_tables(tmp_path: Path, fmt: bytes) -> None:
+    path = tmp_path / "track.mp4"
+    wrap_samples([random.Random(3).randbytes(200)], path, fmt=fmt)
+    whole = path.read_bytes()
+    variants = [
+        _patched(whole, b"stsz", 4, struct.pack(">II", 64, 0xFFFFFFFF)),  # 4 billion fixed-size samples
+        _patched(whole, b"stsz", 8, struct.pack(">I", 0xFFFFFFFF)),  # a count beyond the table
+        _patched(whole, b"stsc", 8, struct.pack(">II", 1, 0xFFFFFFFF)),  # 4 billion samples per chunk
+        _patched(whole, b"stco", 8, struct.pack(">I", 0xFFFFFFF0)),  # a chunk past the end
+        _patched(whole, b"stts", 4, struct.pack(">I", 0xFFFFFFFF)),  # more time entries than bytes
+    ]
+    for i, data in enumerate(variants):
+        path.write_bytes(data)
+        result = timed_read(path)
+        assert isinstance(result, GpsError) or result.points == [], i
+
+
+def test_gpmf_sample_of_random_bytes_and_deep_nesting(tmp_path: Path) -> None:
+    nested = b"GPS5" + bytes([0x6C, 20]) + struct.pack(">H", 1) + bytes(20)
+    for _ in range(50):  # containers inside containers: bounded depth, no recursion error
+        nested = b"DEVC" + bytes([0, 4]) + struct.pack(">H", len(nested) // 4) + nested
+    samples = [random.Random(5).randbytes(4000), nested]
+    path = tmp_path / "gopro.mp4"
+    wrap_samples(samples, path, fmt=b"gpmd")
+    result = timed_read(path)
+    assert isinstance(result, Track) and result.points == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashcam.gps import NO_NOVATEK_GPS, read_track
+from dashcam.gps import read_track
 from dashcam.gps.layouts import decode_block
 from dashcam.gps.writer import wrap_blocks
 from tests.support import testdata_file as data_file
@@ -170,10 +170,3 @@ def test_a119_mini2_coldstart_local_clock_detected() -> None:
     assert first.time_utc == datetime(2026, 4, 6, 11, 22, 5, tzinfo=timezone.utc)
     assert (first.lat, first.lon) == pytest.approx((50.0, 30.0), abs=1e-6)
     assert track.at(1) is None
-
-
-def test_gopro_is_not_novatek() -> None:
-    track = read_track(data_file("gps/gopro_negative/hero5-trimmed.mp4"))
-    assert track.points == []
-    assert track.source is None
-    assert track.reason == NO_NOVATEK_GPS

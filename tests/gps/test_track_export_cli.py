@@ -17,7 +17,8 @@ from dashcam.gps import Fix, Track, estimate_utc_offset, nearest_clip, read_trac
 from dashcam.gps.layouts import decode_block
 from dashcam.gps.reader import build_track
 from dashcam.gps.track import distance_m, judge_clock
-from dashcam.gps.writer import encode_block, wrap_blocks
+from dashcam.gps.writer import FTYP, encode_block, mvhd_box, wrap_blocks
+from tests.gps.dumps import box
 from tests.support import testdata_file as data_file
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -153,13 +154,14 @@ def test_cli_formats(fmt: str) -> None:
         assert [p["time_utc"] for p in json.loads(out)["points"]][0] == "2025-06-07T18:06:17Z"
 
 
-def test_cli_json_flag_and_no_gps() -> None:
-    path = data_file("gps/gopro_negative/hero5-trimmed.mp4")
+def test_cli_json_flag_and_no_gps(tmp_path: Path) -> None:
+    path = tmp_path / "no-gps.mp4"
+    path.write_bytes(FTYP + box(b"moov", mvhd_box(2)) + box(b"mdat", bytes(64)))
     result = runner.invoke(app, ["gps", str(path), "--json"])
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["points"] == [] and doc["reason"] == "no Novatek GPS"
-    assert "no Novatek GPS" in result.stderr
+    assert doc["points"] == [] and doc["reason"] == "no GPS track" and doc["layout"] is None
+    assert "no GPS track" in result.stderr
 
 
 def test_cli_unreadable_file(tmp_path: Path) -> None:
