@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dashcam.settings import Settings, get_settings
 from dashcam.vision.config import VisionConfig
@@ -205,6 +205,24 @@ class WebUiSection(_Strict):
         description="Map tile URL template ({z}/{x}/{y}); point it at your own tile server, or 'none' for no tiles. "
         "DASHCAM_UI_TILE_URL overrides it.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed, e.g. ['127.0.0.1'] behind the guide's nginx on the same host. Default: none, so no "
+        "client chooses the address that is recorded and rate-limited, nor whether the request was TLS.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return v
 
 
 class ArchiveSection(_Strict):

@@ -215,7 +215,7 @@ async def test_a_path_in_the_request_never_reaches_the_file_system(
     from dashcam.storage import Area
 
     touched: list[str] = []
-    for name in ("path", "open", "size", "exists"):
+    for name in ("path", "open", "size", "exists", "open_regular"):
         real = getattr(Area, name)
         monkeypatch.setattr(
             Area, name, lambda self, key, _r=real, **kw: (touched.append(key), _r(self, key, **kw))[1]
