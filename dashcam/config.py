@@ -321,6 +321,21 @@ class GlobalConfig(_Strict):
     models_dir: str | None = Field(
         None, description="Folder searched for model weights (after DASHCAM_MODELS_DIR)."
     )
+    model_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="sha256 to pin, by model or file name, for a downloadable model this project has no "
+        "published checksum for (`dashcam models pull` refuses such a download until it is pinned here).",
+    )
+
+    @field_validator("model_sha256")
+    @classmethod
+    def _sha256s(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name, digest in v.items():
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"model_sha256[{name!r}] is not a sha256 (64 hex digits)")
+        return {k: d.lower() for k, d in v.items()}
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
