@@ -338,13 +338,15 @@ def test_a_non_loopback_host_gets_a_warning(tmp_path: Path) -> None:
     # TEST-NET-1: no machine has it, so the bind fails after the warning and nothing is exposed
     done = dashcam(env, "ui", "--host", "192.0.2.1", "--port", str(free_port()))
     assert "warning: binding 192.0.2.1, not loopback" in done.stderr and "infra/nginx" in done.stderr
-    quiet = dashcam({**env, "DASHCAM_SECRET_KEY": "a" * 16}, "ui", "--host", "127.0.0.1")
+    quiet = dashcam(
+        {**env, "DASHCAM_SECRET_KEY": "a" * 16}, "ui", "--host", "127.0.0.1", "--port", str(free_port())
+    )
     assert quiet.returncode != 0 and "warning" not in quiet.stderr
 
 
 def test_a_low_entropy_secret_key_is_refused(tmp_path: Path) -> None:
     env = _env(tmp_path / "data")
     for weak in ("a" * 16, "abcdabcdabcdabcdabcd", "0123456789abcdef0123"):
-        done = dashcam({**env, "DASHCAM_SECRET_KEY": weak}, "ui")
+        done = dashcam({**env, "DASHCAM_SECRET_KEY": weak}, "ui", "--port", str(free_port()))
         assert done.returncode != 0 and "DASHCAM_SECRET_KEY looks guessable" in done.stderr, weak
         assert weak not in done.stderr  # never echo the secret
