@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dashcam.settings import Settings, get_settings
 from dashcam.vision.config import VisionConfig
@@ -221,6 +221,24 @@ class WebUiSection(_Strict):
         description="Map tile URL template ({z}/{x}/{y}); point it at your own tile server, or 'none' for no tiles. "
         "DASHCAM_UI_TILE_URL overrides it.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed, e.g. ['127.0.0.1'] behind the guide's nginx on the same host. Default: none, so no "
+        "client chooses the address that is recorded and rate-limited, nor whether the request was TLS.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return v
 
 
 class ArchiveSection(_Strict):
@@ -324,6 +342,21 @@ class GlobalConfig(_Strict):
     models_dir: str | None = Field(
         None, description="Folder searched for model weights (after DASHCAM_MODELS_DIR)."
     )
+    model_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="sha256 to pin, by model or file name, for a downloadable model this project has no "
+        "published checksum for (`dashcam models pull` refuses such a download until it is pinned here).",
+    )
+
+    @field_validator("model_sha256")
+    @classmethod
+    def _sha256s(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name, digest in v.items():
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"model_sha256[{name!r}] is not a sha256 (64 hex digits)")
+        return {k: d.lower() for k, d in v.items()}
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 

@@ -340,6 +340,11 @@ class UiUser(SQLModel, table=True):
     password_hash: str = Field(max_length=255, description="argon2id hash (argon2-cffi)")
     created_at: datetime | None = _ts(nullable=False)
     last_login_at: datetime | None = _ts()
+    generation: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="raised by a password reset: every token and UI session of an older generation ends",
+    )
 
 
 class UiLoginAttempt(SQLModel, table=True):
@@ -383,7 +388,9 @@ class ApiKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     device: str = Field(max_length=255, index=True, description="hostname the key speaks for")
     key_id: str = Field(max_length=16, description="public part of the key, for lookup")
-    key_hash: str = Field(max_length=255, description="argon2id hash of the whole key (argon2-cffi)")
+    key_hash: str = Field(
+        max_length=255, description="hmac-sha256$<hex> of the whole key (older keys: an argon2id hash)"
+    )
     created_at: datetime | None = _ts(nullable=False)
     revoked_at: datetime | None = _ts()
 

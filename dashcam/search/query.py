@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateVariant, Sighting
+from dashcam.db.session import time_limit
 from dashcam.search.index import effective_plate, shows_plate
 from dashcam.search.text import deletion_variants, fold_confusions, levenshtein, normalize_plate
 from dashcam.search.text import weighted_distance as _weighted
@@ -89,6 +91,9 @@ def plate_candidates(
     found = [m for t in texts if (m := classify(t, q, fuzzy=fuzzy, confusions=confusions, table=table))]
     return sorted(found, key=lambda m: m.order)
 
+
+TIME_LIMIT_S = 10.0
+"""A search's statements are stopped after this long (dashcam.db.session.QueryTimeout)."""
 
 # ---------------------------------------------------------------- statements, built once per shape
 #
@@ -299,7 +304,8 @@ def search(
             levels = tuple(distinct.index(m.order[:2]) for m in found)
             params.update((f"rt{i}", m.text) for i, m in enumerate(found))
     if query.plate_pattern:
-        # (?i) inline: SQLite's regexp (Python re) ignores the flags argument; PostgreSQL takes both
+        # a checked pattern (dashcam.search.pattern): RE2 on SQLite, the same reading on PostgreSQL.
+        # (?i) inline: SQLite's REGEXP ignores the flags argument; PostgreSQL takes both
         params["pattern"] = f"(?i)^(?:{query.plate_pattern})$"
     for name in ("label", "since", "until", "channel"):
         if value := getattr(query, name):
@@ -337,12 +343,28 @@ def search(
     )
     stmts = _statements(shape)
     conn = session.connection()  # Core: no ORM result processing needed
+    # SQLite's deadline costs nothing per query; PostgreSQL's costs two round trips, so only a pattern
+    # (the one filter whose cost the user controls) pays it there
+    bound = conn.dialect.name == "sqlite" or shape.pattern
+    with time_limit(session, TIME_LIMIT_S) if bound else nullcontext():
+        return _run(session, conn, stmts, shape, params, query, matches)
+
+
+def _run(
+    session: Session,
+    conn: Any,
+    stmts: _Statements,
+    shape: _Shape,
+    params: dict[str, Any],
+    query: SearchQuery,
+    matches: dict[str, PlateMatch],
+) -> SearchPage:
     rows = conn.execute(stmts.page, params).all()
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
     total: int | None = None
     if query.count_total:
-        if inline and rows:
+        if shape.inline and rows:
             total = int(rows[0][-1])
         elif not has_more and (rows or query.offset == 0):
             total = query.offset + len(rows)

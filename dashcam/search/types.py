@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dashcam.search.pattern import MAX_LENGTH, PatternError, check_pattern
 from dashcam.search.text import MAX_EDITS, normalize_plate
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -48,7 +48,9 @@ class SearchQuery(BaseModel):
         default=True, description="also match plates that differ only by OCR confusions (O/0)"
     )
     plate_pattern: str | None = Field(
-        default=None, description="a regular expression the whole plate matches"
+        default=None,
+        description=f"at most {MAX_LENGTH} characters: a pattern the whole plate matches, ignoring case: letters, digits, . [A-Z] \\d ? * + "
+        "{m,n} ( ) | (RE2, linear time)",
     )
     label: str | None = Field(default=None, description="object label, e.g. car")
     since: datetime | None = Field(default=None, description="seen at or after (UTC; naive means UTC)")
@@ -85,9 +87,9 @@ class SearchQuery(BaseModel):
     def _pattern(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {v!r}: {exc}") from exc
+                check_pattern(v)
+            except PatternError as exc:
+                raise ValueError(f"plate pattern {v!r}: {exc}") from None
         return v
 
     @field_validator("channel")

@@ -173,9 +173,10 @@ class SightingView:
 def register() -> None:
     @ui.page("/sighting/{sighting_id}")
     async def sighting_page(sighting_id: int) -> None:
+        from webui.media import valid_id
         from webui.theme import frame
 
-        data = await state.db(load, sighting_id=sighting_id)
+        data = await state.db(load, sighting_id=sighting_id) if valid_id(sighting_id) else None
         with frame("Sighting", active="Search"):
             if data is None:
                 ui.label(f"No sighting {sighting_id}.").classes("text-lg").mark("not-found")
