@@ -139,7 +139,7 @@ class CameraSection(_Strict):
 
 class ImportSection(_Strict):
     stable_s: float = Field(
-        5.0,
+        2.0,
         ge=0,
         description="A file in a folder being imported is taken only once its size and time have not changed "
         "for this many seconds (a copy still being written waits, or is left for the next run).",
