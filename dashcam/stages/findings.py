@@ -7,13 +7,13 @@ in-process runner prints them and may send them through Apprise (:mod:`dashcam.n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 
 from dashcam.db.models import Clip, Sighting
 from dashcam.db.session import session_scope
+from dashcam.localtime import local_display
 from dashcam.stages import StageContext
 
 
@@ -21,16 +21,6 @@ def sighting_link(ctx: StageContext, sighting_id: int) -> str | None:
     """The sighting's page in the web UI, where ``webui.public_url`` says people reach it."""
     base = ctx.config.global_config.webui.public_url
     return f"{base.rstrip('/')}/sighting/{sighting_id}" if base else None
-
-
-def local_time(utc: datetime | None, offset_s: int | None) -> str:
-    """``2024-05-18 11:30:05 +02:00`` in the clip's own time zone (UTC when the offset is unknown)."""
-    if utc is None:
-        return ""
-    if utc.tzinfo is None:
-        utc = utc.replace(tzinfo=timezone.utc)
-    zone = timezone(timedelta(seconds=offset_s or 0))
-    return utc.astimezone(zone).isoformat(sep=" ", timespec="seconds")
 
 
 def sightings_table(ctx: StageContext, clip_id: int) -> list[dict[str, Any]]:
@@ -45,7 +35,7 @@ def sightings_table(ctx: StageContext, clip_id: int) -> list[dict[str, Any]]:
             {
                 "plate": r.plate_corrected or r.plate_text or "",
                 "label": r.label,
-                "time": local_time(r.time_utc, offset),
+                "time": local_display(r.time_utc, offset),
                 "place": f"{r.lat:.5f}, {r.lon:.5f}" if r.lat is not None and r.lon is not None else "",
                 "link": sighting_link(ctx, int(r.id)) or "",  # type: ignore[arg-type]
             }
@@ -109,7 +99,7 @@ def watchlist_hits(ctx: StageContext, clip_ids: list[int]) -> list[WatchlistHit]
                         file_name,
                         plate,
                         tuple(m.name for m in found),
-                        local_time(sighting.time_utc, offset),
+                        local_display(sighting.time_utc, offset),
                         sighting.lat,
                         sighting.lon,
                         sighting_link(ctx, sid),

@@ -16,6 +16,7 @@ from dashcam import heavy
 from dashcam.db.models import GpsPoint, Media, PlateRead, Sighting, utcnow
 from dashcam.db.session import session_scope
 from dashcam.gps import Fix, Track
+from dashcam.localtime import local_iso
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.search import index_plates, refresh_plates
@@ -274,10 +275,13 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "boxes": s.boxes,
                 "frames": len(s.boxes),
                 "time_utc": (
-                    fix.time_utc
-                    if fix and fix.time_utc
-                    else (start_utc + timedelta(seconds=s.best_s) if start_utc else None)
+                    when := (
+                        fix.time_utc
+                        if fix and fix.time_utc
+                        else (start_utc + timedelta(seconds=s.best_s) if start_utc else None)
+                    )
                 ),
+                "time_local": local_iso(when, clip.utc_offset_s),
                 "lat": fix.lat if fix else None,
                 "lon": fix.lon if fix else None,
                 "speed_kmh": fix.speed_kmh if fix else None,
