@@ -6,7 +6,9 @@ link to each, the `dashcam.watchlist.hit` event, and the notification the automa
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +24,7 @@ from tests.support import models_dir
 
 pytestmark = pytest.mark.slow
 PUBLIC = "https://dashcam.home.example"
+SHOTS_ENV = "DASHCAM_SCREENSHOTS_DIR"
 
 
 class Webhook:
@@ -65,7 +68,9 @@ def deployment(tmp_path: Path, postgres_url: str) -> Iterator[Cluster]:
         # the harness leaves plates out for speed: this test is about a plate
         "vision": {"plate_detector": {"type": "onnxruntime", "model": "license_plate_detector_int8.onnx"}},
     }
-    d = Cluster(tmp_path, postgres_url, models_dir=models_dir(), config=config)
+    # the Prefect UI only where a screenshot of it is asked for (DASHCAM_SCREENSHOTS_DIR)
+    env = {"PREFECT_UI_ENABLED": "true"} if os.environ.get(SHOTS_ENV) else None
+    d = Cluster(tmp_path, postgres_url, models_dir=models_dir(), config=config, env=env)
     try:
         yield d
     finally:
@@ -117,7 +122,11 @@ def test_a_watchlist_plate_is_told_through_prefect(
         hits = c.execute(
             select(Sighting.id, Sighting.plate_text).where(Sighting.plate_text.is_not(None))
         ).all()  # type: ignore[union-attr]
-    near = [(sid, plate) for sid, plate in hits if sum(a != b for a, b in zip(plate, "AB12CDE", strict=False)) <= 1]
+    near = [
+        (sid, plate)
+        for sid, plate in hits
+        if sum(a != b for a, b in zip(plate, "AB12CDE", strict=False)) <= 1
+    ]
     assert near, f"the plate was not read: {hits}"
     sid, plate = near[0]
 
@@ -139,3 +148,23 @@ def test_a_watchlist_plate_is_told_through_prefect(
     assert webhook.arrived.wait(120), "no notification reached the webhook"
     (msg,) = [m for m in webhook.received if plate in m.get("subject", "")]
     assert "stolen van" in msg["body"] and f"{PUBLIC}/sighting/{sid}" in msg["body"]
+
+    if shots := os.environ.get(SHOTS_ENV):  # the README's picture of the artifact in the Prefect UI
+        (art,) = [
+            a for a in arts if any(r["link"].endswith(f"/sighting/{sid}") for r in json.loads(a["data"]))
+        ]
+        _screenshot(d.api.removesuffix("/api") + f"/artifacts/artifact/{art['id']}", Path(shots))
+
+
+def _screenshot(url: str, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.webui.live import chromium
+
+    with chromium() as driver:
+        driver.get(url)
+        WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.CSS_SELECTOR, "table")))
+        time.sleep(1.0)  # the page's fonts and layout settle for the picture (not a synchronisation)
+        driver.save_screenshot(str(shots / "prefect-artifact.png"))
