@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,37 +18,11 @@ from dashcam.db.models import Sighting, WatchlistEntry, utcnow
 from dashcam.testing import cluster
 from dashcam.testing.cluster import Cluster
 from tests.support import models_dir
+from tests.webhook import Webhook
 
 pytestmark = pytest.mark.slow
 PUBLIC = "https://dashcam.home.example"
 SHOTS_ENV = "DASHCAM_SCREENSHOTS_DIR"
-
-
-class Webhook:
-    """A webhook receiver on 127.0.0.1: the bodies it was sent, and an event set when one arrives."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-        arrived = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append(json.loads(body or b"{}"))
-                arrived.set()
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.received, self.arrived = received, arrived
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture
