@@ -8,10 +8,10 @@ and its markers evaluated for the platforms the project supports.
 from __future__ import annotations
 
 import functools
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.markers import Marker
 
 ROOT = Path(__file__).resolve().parents[2]
