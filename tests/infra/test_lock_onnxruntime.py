@@ -11,8 +11,12 @@ import functools
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.markers import Marker
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDS = ("onnxruntime", "onnxruntime-gpu")
