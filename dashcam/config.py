@@ -309,7 +309,12 @@ class CoralSection(_Strict):
 
 class GpuSection(_Strict):
     device_id: int = Field(0, ge=0, description="CUDA device index.")
-    max_batch_size: int = Field(1, ge=1, le=256, description="Frames per inference batch.")
+    max_batch_size: int = Field(1, ge=1, le=256, description="Frames (and plate crops) per inference batch.")
+    allow_cpu_fallback: bool = Field(
+        False,
+        description="Run the ONNX models on the CPU, with a warning, when their session cannot get the GPU "
+        "(false: that is an error, so a broken driver is noticed).",
+    )
     yolo_model_path: str = Field("yolov8n.pt", description="Vehicle detector weights (path or file name).")
     ocr_model: str = Field("en", description="OCR language / model name.")
 

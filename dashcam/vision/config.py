@@ -107,6 +107,17 @@ class OnnxDetectorConfig(_DetectorCommon):
     num_threads: int | None = Field(
         default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
     )
+    allow_cpu_fallback: bool = Field(
+        default=False,
+        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
+        "get the GPU; false makes that an error",
+    )
+    max_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
+        "each call's images at once. A model exported with a fixed batch takes exactly that many",
+    )
     dequantize: bool = Field(
         default=True,
         description="run a dynamic-int8 model (ConvInteger/MatMulInteger) as float32 with its weights "
@@ -141,6 +152,24 @@ class RapidOcrConfig(BaseModel):
         "upper and lower case summed, other scripts masked) and return per-character probabilities for the "
         "vote and the format check; false takes RapidOCR's own text (any script). Recognition only: with "
         "detect on, RapidOCR's text is used",
+    )
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        min_length=1,
+        description="onnxruntime execution providers of its sessions: CUDAExecutionProvider in the list runs "
+        "them on the GPU (RapidOCR's engine config; TensorRT is not offered by it)",
+    )
+    device_id: int = Field(default=0, ge=0, description="GPU index for the CUDA provider")
+    allow_cpu_fallback: bool = Field(
+        default=False,
+        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
+        "get the GPU; false makes that an error",
+    )
+    max_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
+        "each call's images at once. A model exported with a fixed batch takes exactly that many",
     )
 
 
@@ -219,6 +248,18 @@ class PlateOnnxOcrConfig(BaseModel):
     )
     num_threads: int | None = Field(
         default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
+    )
+    device_id: int = Field(default=0, ge=0, description="GPU index for the CUDA and TensorRT providers")
+    allow_cpu_fallback: bool = Field(
+        default=False,
+        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
+        "get the GPU; false makes that an error",
+    )
+    max_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
+        "each call's images at once. A model exported with a fixed batch takes exactly that many",
     )
     min_confidence: float = Field(
         default=0.0, ge=0.0, le=1.0, description="a read whose mean character probability is lower is dropped"

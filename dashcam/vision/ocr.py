@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from dashcam.vision.batching import run_batched
 from dashcam.vision.config import EasyOcrConfig, PlateOnnxOcrConfig, RapidOcrConfig, TesseractOcrConfig
 from dashcam.vision.errors import (
     BackendUnavailable,
@@ -155,6 +156,7 @@ class OcrBackend(ABC, Generic[C]):
     def __init__(self, cfg: C, *, models_dir: str | Path | None = None) -> None:
         self.cfg = cfg
         self.models_dir = models_dir
+        self.provider: str | None = None  # where the loaded models run ('cpu', 'cuda:0'), for `models check`
         self._loaded = False
 
     @abstractmethod
@@ -188,7 +190,8 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
             from rapidocr import RapidOCR
         except ImportError as exc:
             raise missing_runtime("rapidocr", "rapidocr and onnxruntime", kind="OCR backend") from exc
-        self._engine = RapidOCR(params={"Global.log_level": "warning"})
+        self._engine = RapidOCR(params=_rapidocr_params(self.cfg))
+        self.provider = _rapidocr_provider(self._engine, self.cfg)
         self._decoder: PlateCtcDecoder | None = None
         self._loaded = True
         # The first call creates the onnxruntime sessions' buffers: do it before the first real crop.
@@ -227,7 +230,7 @@ class RapidOcrBackend(OcrBackend[RapidOcrConfig]):
         for group in groups:
             widest = max(ratios[k] for k in group)
             batch = np.stack([self._rec.resize_norm_img(imgs[k], widest) for k in group]).astype(np.float32)
-            probs = np.asarray(self._rec.session(batch))
+            probs = run_batched(batch, self._rec.session, max_batch=self.cfg.max_batch)
             for row, k in enumerate(group):
                 out[k] = self._decoded(probs[row])
         return [out[k] for k in range(len(crops))]
@@ -299,6 +302,11 @@ class EasyOcrBackend(OcrBackend[EasyOcrConfig]):
                 f"EasyOCR weights for {self.cfg.languages} not found in {weights}: run `dashcam models pull "
                 f"easyocr` or copy them there ({exc})"
             ) from exc
+        # easyocr quietly takes the CPU when torch sees no GPU: say which it got
+        self.provider = (
+            "cuda" if self.cfg.gpu and str(getattr(self._reader, "device", "cpu")) != "cpu" else "cpu"
+        )
+        log.info("OCR backend easyocr runs on %s", self.provider)
         self._loaded = True
 
     def _read(self, crop: np.ndarray) -> OcrResult:
@@ -329,6 +337,7 @@ class TesseractOcrBackend(OcrBackend[TesseractOcrConfig]):
         except pytesseract.TesseractNotFoundError as exc:
             raise BackendUnavailable("the 'tesseract' OCR backend needs the tesseract-ocr program") from exc
         self._tess: Any = pytesseract
+        self.provider = "cpu"
         self._loaded = True
 
     def _read(self, crop: np.ndarray) -> OcrResult:
@@ -425,6 +434,34 @@ def plate_config_names(model: str) -> list[str]:
     return [f"{stem}_plate_config.yaml", f"{stem}_config.yaml"]
 
 
+def _rapidocr_params(cfg: RapidOcrConfig) -> dict[str, Any]:
+    """RapidOCR's engine config: its onnxruntime sessions on CUDA when the providers ask for a GPU."""
+    from dashcam.vision.providers import load_gpu_libraries, wants_gpu
+
+    params: dict[str, Any] = {"Global.log_level": "warning"}
+    if wants_gpu(cfg.providers):
+        load_gpu_libraries()
+        params |= {
+            "EngineConfig.onnxruntime.use_cuda": True,
+            "EngineConfig.onnxruntime.cuda_ep_cfg.device_id": cfg.device_id,
+        }
+    return params
+
+
+def _rapidocr_provider(engine: Any, cfg: RapidOcrConfig) -> str:
+    """Where RapidOCR's recogniser session really runs (checked as every ONNX session is), logged once."""
+    from dashcam.vision.providers import check_session, provider_name
+
+    session = getattr(getattr(getattr(engine, "text_rec", None), "session", None), "session", None)
+    got = session.get_providers() if session is not None else ["CPUExecutionProvider"]
+    first = check_session(
+        got, cfg.providers, allow_cpu_fallback=cfg.allow_cpu_fallback, what="OCR backend rapidocr"
+    )
+    where = provider_name(first, cfg.device_id)
+    log.info("OCR backend rapidocr runs on %s", where)
+    return where
+
+
 class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
     """A plate recogniser with a fixed number of character slots (fast-plate-ocr's ONNX export).
 
@@ -467,12 +504,18 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
     def load(self) -> None:
         """Open the session, read the plate config and check that they fit each other."""
         from dashcam.vision.detectors.onnx import open_session
+        from dashcam.vision.providers import session_provider
 
         model, config = self.files()
         spec = PlateSlotsSpec.read(config)
         try:
             session = open_session(
-                model, self.cfg.providers, num_threads=self.cfg.num_threads, kind="OCR backend"
+                model,
+                self.cfg.providers,
+                num_threads=self.cfg.num_threads,
+                kind="OCR backend",
+                device_id=self.cfg.device_id,
+                allow_cpu_fallback=self.cfg.allow_cpu_fallback,
             )
         except VisionError:
             raise
@@ -490,6 +533,7 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
         self._input = inp.name
         self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self._session = session
+        self.provider = session_provider(session, self.cfg.device_id)
         self.spec = spec
         # plate characters of the alphabet (a lower-case class counts as its capital)
         self._plate_cols = [
@@ -565,15 +609,14 @@ class PlateOnnxOcrBackend(OcrBackend[PlateOnnxOcrConfig]):
             return []
         assert self.spec is not None
         batch = np.stack([self._input_image(c) for c in crops]).astype(np.uint8)
-        size = self._fixed_batch or len(batch)
-        parts = []
-        for start in range(0, len(batch), size):  # a model exported for a fixed batch: filled with blanks
-            chunk = batch[start : start + size]
-            if len(chunk) < size:
-                chunk = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), np.uint8)])
-            parts.append(np.asarray(self._session.run([self._output], {self._input: chunk})[0], np.float32))
+        out = run_batched(
+            batch,
+            lambda b: self._session.run([self._output], {self._input: b})[0],
+            max_batch=self.cfg.max_batch,
+            fixed=self._fixed_batch,
+        )
         spec = self.spec
-        probs = np.concatenate(parts).reshape(-1, spec.max_plate_slots, len(spec.alphabet))[: len(crops)]
+        probs = out.astype(np.float32).reshape(-1, spec.max_plate_slots, len(spec.alphabet))
         return [self.decode(p) for p in probs]
 
     def _read(self, crop: np.ndarray) -> OcrResult:

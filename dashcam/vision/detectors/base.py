@@ -28,6 +28,8 @@ class Detector(ABC, Generic[C]):
         self.models_dir = models_dir
         self.names: dict[int, str] = {}
         self.model_path: Path | None = None
+        # where the loaded model runs ('cpu', 'cuda:0', 'tensorrt:0', 'edgetpu'), for logs and `models check`
+        self.provider: str | None = None
         self._loaded = False
 
     def resolve(self, name: str | list[str]) -> Path:

@@ -96,6 +96,7 @@ class LiteRTDetector(Detector[LiteRTDetectorConfig]):
                 log.warning("no Edge TPU: running %s on CPU (%s)", cpu.name, exc)
                 path = cpu
         self.on_edgetpu = bool(delegates)
+        self.provider = "edgetpu" if delegates else "cpu"
         # LiteRT's own default is one thread on these CPUs: every core is ~1.7x faster on 2 cores
         threads = self.cfg.num_threads or os.cpu_count() or 1
         self._interp = Interpreter(

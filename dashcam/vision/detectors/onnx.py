@@ -11,43 +11,17 @@ from typing import Any
 import numpy as np
 
 from dashcam.vision import labels, yolo_decode
+from dashcam.vision.batching import run_batched
 from dashcam.vision.config import OnnxDetectorConfig
 from dashcam.vision.detectors.base import Detector
-from dashcam.vision.errors import BackendUnavailable, missing_runtime
+from dashcam.vision.providers import open_session, session_provider
 from dashcam.vision.types import Detection
+
+__all__ = ["OnnxDetector", "open_session"]
 
 log = logging.getLogger(__name__)
 
-_GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
-
-
-def open_session(
-    path: Path,
-    providers: Sequence[str],
-    *,
-    num_threads: int | None = None,
-    device_id: int = 0,
-    kind: str = "detector",
-) -> Any:
-    """An onnxruntime session on the configured providers (GPU ones on ``device_id``); an absent provider is a
-    loud error, and so is onnxruntime itself missing."""
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise missing_runtime("onnxruntime", "onnxruntime", kind=kind) from exc
-    available = ort.get_available_providers()
-    absent = [p for p in providers if p not in available]
-    if absent:
-        raise BackendUnavailable(
-            f"onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)}): install "
-            "onnxruntime-gpu for CUDA/TensorRT, or configure providers: ['CPUExecutionProvider']"
-        )
-    opts = ort.SessionOptions()
-    if num_threads:
-        opts.intra_op_num_threads = num_threads
-    chosen = [(p, {"device_id": device_id}) if p in _GPU_PROVIDERS else p for p in providers]
-    return ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
 
 
 class OnnxDetector(Detector[OnnxDetectorConfig]):
@@ -65,8 +39,13 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
         path = self.resolve(self.cfg.model)
         self.run_path = self._float_twin(path) if self.cfg.dequantize else path
         self._session = open_session(
-            self.run_path, self.cfg.providers, num_threads=self.cfg.num_threads, device_id=self.cfg.device_id
+            self.run_path,
+            self.cfg.providers,
+            num_threads=self.cfg.num_threads,
+            device_id=self.cfg.device_id,
+            allow_cpu_fallback=self.cfg.allow_cpu_fallback,
         )
+        self.provider = session_provider(self._session, self.cfg.device_id)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         shape = inp.shape
@@ -77,7 +56,7 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
             size = ast.literal_eval(meta.get("imgsz", "[640, 640]"))
             self.input_size = (int(size[0]), int(size[1]))
         self._dtype = np.dtype(_ORT_DTYPES.get(inp.type, np.float32))
-        self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self.names = labels.names_for_onnx(meta, path)
         self.end2end = meta.get("end2end", "False") == "True"
         self.keep = self.keep_class_ids()
@@ -85,7 +64,6 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
         self._loaded = True
         # The first run allocates buffers and picks kernels (TensorRT builds its engine): do it now.
         self.warmup()
-        log.info("onnxruntime detector %s loaded (%s)", path.name, self._session.get_providers()[0])
 
     @staticmethod
     def _float_twin(path: Path) -> Path:
@@ -105,36 +83,33 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
         return path
 
     def _detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
-        step = self._fixed_batch or len(frames)
+        boxes_info = []
+        tensors = []
+        for frame in frames:
+            img, box = yolo_decode.letterbox(frame, self.input_size)
+            tensors.append(yolo_decode.to_input(img, nchw=True, dtype=self._dtype))
+            boxes_info.append(box)
+        out = run_batched(
+            np.concatenate(tensors),
+            lambda b: self._session.run(None, {self._input_name: b})[0],
+            max_batch=self.cfg.max_batch,
+            fixed=self._fixed_batch,
+        )
         results: list[list[Detection]] = []
-        for start in range(0, len(frames), step):
-            chunk = frames[start : start + step]
-            boxes_info = []
-            tensors = []
-            for frame in chunk:
-                img, box = yolo_decode.letterbox(frame, self.input_size)
-                tensors.append(yolo_decode.to_input(img, nchw=True, dtype=self._dtype))
-                boxes_info.append(box)
-            batch = np.concatenate(tensors)
-            if self._fixed_batch and len(chunk) < self._fixed_batch:  # pad a short last chunk
-                batch = np.concatenate(
-                    [batch, np.zeros_like(batch[:1]).repeat(self._fixed_batch - len(chunk), 0)]
+        for i, frame in enumerate(frames):
+            boxes, scores, ids = yolo_decode.decode_yolo(
+                out[i].astype(np.float32),
+                input_size=self.input_size,
+                conf=self.cfg.conf,
+                iou=self.cfg.iou,
+                num_classes=None if self.end2end else len(self.names),
+                end2end=self.end2end,
+                keep_classes=self.keep,
+                max_det=self.cfg.max_detections,
+            )
+            results.append(
+                yolo_decode.to_detections(
+                    boxes, scores, ids, names=self.names, box=boxes_info[i], frame_shape=frame.shape
                 )
-            out = self._session.run(None, {self._input_name: batch})[0]
-            for i, frame in enumerate(chunk):
-                boxes, scores, ids = yolo_decode.decode_yolo(
-                    out[i].astype(np.float32),
-                    input_size=self.input_size,
-                    conf=self.cfg.conf,
-                    iou=self.cfg.iou,
-                    num_classes=None if self.end2end else len(self.names),
-                    end2end=self.end2end,
-                    keep_classes=self.keep,
-                    max_det=self.cfg.max_detections,
-                )
-                results.append(
-                    yolo_decode.to_detections(
-                        boxes, scores, ids, names=self.names, box=boxes_info[i], frame_shape=frame.shape
-                    )
-                )
+            )
         return results

@@ -55,14 +55,21 @@ class UltralyticsDetector(Detector[UltralyticsDetectorConfig]):
         except ImportError as exc:
             raise missing_runtime("ultralytics", "ultralytics (and torch)") from exc
         _check_cuda(self.cfg.device)
-        self._model = YOLO(str(path), task="detect")
+        run = path
+        if self.cfg.device.startswith("cuda") and path.suffix == ".pt":
+            from dashcam.vision.tensorrt import built_engine
+
+            # `dashcam models export --tensorrt` built one for this GPU and TensorRT: it runs instead
+            run = built_engine(path, int(self.cfg.device.split(":", 1)[1])) or path
+        self._model = YOLO(str(run), task="detect")
         self.names = {int(k): str(v) for k, v in self._model.names.items()}
         self.keep = self.keep_class_ids()
         self.model_path = path
         self._loaded = True
         # The first predict builds the predictor, moves weights to the device and compiles kernels.
+        self.provider = self.cfg.device if run == path else f"tensorrt:{self.cfg.device.split(':', 1)[1]}"
         self.warmup()
-        log.info("ultralytics detector %s loaded on %s", path.name, self.cfg.device)
+        log.info("ultralytics detector %s runs on %s", run.name, self.provider)
 
     def _detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         results: list[list[Detection]] = []
