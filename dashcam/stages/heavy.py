@@ -68,12 +68,29 @@ def vehicle_model(ctx: StageContext) -> Any:
     return ctx.detector("vehicle", vehicle_detector_config(ctx))
 
 
+def on_device(ctx: StageContext, cfg: Any) -> Any:
+    """A plate detector or OCR config as this device runs it: a gpu section puts its ONNX sessions on CUDA
+    (TensorRT where installed), in batches of gpu.max_batch_size."""
+    gpu = ctx.config.device.gpu
+    if gpu is None or cfg is None:
+        return cfg
+    from dashcam.vision.providers import on_gpu
+
+    return on_gpu(
+        cfg,
+        device_id=gpu.device_id,
+        max_batch_size=gpu.max_batch_size,
+        allow_cpu_fallback=gpu.allow_cpu_fallback,
+    )
+
+
 def plate_reader(ctx: StageContext) -> Any:
     """The plate reader, in video mode: vehicle crops are searched closely, the full frame now and then."""
     g = ctx.config.global_config
-    det_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
+    det_cfg = on_device(ctx, default_plate(g.vision, models_dir=ctx.models_dir))
     if det_cfg is None:
         return None
+    ocr_cfg = on_device(ctx, g.vision.ocr)
     from dashcam.vision.plate_text import PlateRules
     from dashcam.vision.plates import PlateReader, PlateReaderOptions
 
@@ -82,7 +99,7 @@ def plate_reader(ctx: StageContext) -> Any:
         variants = ("band", "band_narrow", "band_clahe")
         crops = PlateReader.from_config(
             det_cfg,
-            g.vision.ocr,
+            ocr_cfg,
             PlateRules.from_section(g.plates),
             PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False, variants=variants),
             models_dir=ctx.models_dir,
@@ -100,7 +117,7 @@ def plate_reader(ctx: StageContext) -> Any:
         )
         return _VideoPlateReader(crops, whole)
 
-    key = f"plates:{det_cfg.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
+    key = f"plates:{det_cfg.model_dump_json()}:{ocr_cfg.model_dump_json()}:{g.plates.model_dump_json()}"
     return ctx.cached(key, make)
 
 

@@ -107,21 +107,24 @@ def open_session(
     allow_cpu_fallback: bool = False,
     num_threads: int | None = None,
     kind: str = "detector",
+    name: str | None = None,
 ) -> Any:
     """An onnxruntime session on ``providers`` (GPU ones on ``device_id``), checked to run where asked.
 
     A provider this onnxruntime lacks altogether (the CPU build asked for CUDA) is a loud error, and so is
-    onnxruntime itself missing. :func:`session_provider` says where it runs.
+    onnxruntime itself missing. ``name`` is the model as the user knows it (``path`` may be a converted
+    twin). :func:`session_provider` says where it runs.
     """
     try:
         import onnxruntime as ort
     except ImportError as exc:
         raise missing_runtime("onnxruntime", "onnxruntime", kind=kind) from exc
+    name = name or path.name
     available = ort.get_available_providers()
     absent = [p for p in providers if p not in available]
     if absent:
         raise BackendUnavailable(
-            f"{path.name}: onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)}): "
+            f"{name}: onnxruntime here has no {', '.join(absent)} (available: {', '.join(available)}): "
             "install the [gpu] extra (onnxruntime-gpu) for CUDA/TensorRT, or configure "
             "providers: ['CPUExecutionProvider']"
         )
@@ -141,9 +144,9 @@ def open_session(
         providers=provider_options(providers, device_id=device_id, engine_cache=engine_cache),
     )
     got = check_session(
-        session.get_providers(), providers, allow_cpu_fallback=allow_cpu_fallback, what=f"{kind} {path.name}"
+        session.get_providers(), providers, allow_cpu_fallback=allow_cpu_fallback, what=f"{kind} {name}"
     )
-    log.info("%s %s runs on %s", kind, path.name, provider_name(got, device_id))
+    log.info("%s %s runs on %s", kind, name, provider_name(got, device_id))
     return session
 
 

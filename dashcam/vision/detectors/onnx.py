@@ -44,6 +44,7 @@ class OnnxDetector(Detector[OnnxDetectorConfig]):
             num_threads=self.cfg.num_threads,
             device_id=self.cfg.device_id,
             allow_cpu_fallback=self.cfg.allow_cpu_fallback,
+            name=path.name,
         )
         self.provider = session_provider(self._session, self.cfg.device_id)
         inp = self._session.get_inputs()[0]
