@@ -1,4 +1,5 @@
-"""`dashcam models list|check|pull`: where each model comes from, whether it is here, downloading it."""
+"""`dashcam models list|check|pull|export`: where each model comes from, whether it is here and where it
+runs, downloading it, building TensorRT engines."""
 
 from __future__ import annotations
 
@@ -56,13 +57,20 @@ def list_models(models_dir: Path | None = ModelsDirOpt, json_out: bool = JsonOpt
 def check_models(
     names: list[str] | None = typer.Argument(None, help="Models to check (default: the configured ones)."),
     models_dir: Path | None = ModelsDirOpt,
+    load: bool = typer.Option(
+        True,
+        "--load/--no-load",
+        help="Load each configured model present to show where it runs here (cuda:0, tensorrt:0, cpu).",
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Whether each configured model is present with its pinned checksum; exit 1 if not."""
+    """Whether each configured model is present with its pinned checksum, and where it runs on this
+    machine (this device's gpu section applied); exit 1 if one is missing, corrupt or cannot run there."""
     from rich.table import Table
 
     from dashcam.vision.inventory import ConfiguredModel, check_model, configured_models
 
+    runs: dict[str, str] = {}
     if names:
         items = [ConfiguredModel("requested", n) for n in names]
     else:  # the models the config in use needs (the embedded default when there is none)
@@ -70,27 +78,73 @@ def check_models(
         from dashcam.settings import get_settings
 
         try:
-            vision = load_config(get_settings()).global_config.vision
+            config = load_config(get_settings())
         except ConfigError as exc:
             fail(str(exc))
+        vision = config.global_config.vision
         items = configured_models(vision)
     statuses = [check_model(item, models_dir=models_dir) for item in items]
+    if not names and load:
+        runs = _where_they_run(vision, config.device.gpu, statuses, models_dir)
     bad = [s for s in statuses if not s.ok]
+    bad_runs = {role: r for role, r in runs.items() if r.startswith("error: ")}
     if json_out:
-        print_json({"ok": not bad, "models": [s.as_dict() for s in statuses]})
-        if bad:
+        print_json(
+            {
+                "ok": not bad and not bad_runs,
+                "models": [{**s.as_dict(), "runs_on": runs.get(s.role)} for s in statuses]
+                + [
+                    {"role": role, "ref": "(in its wheel)", "runs_on": r}
+                    for role, r in _unlisted(runs, statuses)
+                ],
+            }
+        )
+        if bad or bad_runs:
             raise typer.Exit(1)
         return
-    table = Table("role", "model", "path", "sha256", "status")
+    table = Table("role", "model", "path", "sha256", "status", "runs on")
     for s in statuses:
         status = "[green]ok[/]" if s.ok else f"[red]{s.problem}[/]"
-        table.add_row(s.role, s.ref, s.path or "-", (s.sha256 or "-")[:16], status)
+        table.add_row(s.role, s.ref, s.path or "-", (s.sha256 or "-")[:16], status, _cell(runs.get(s.role)))
+    for role, r in _unlisted(runs, statuses):
+        table.add_row(role, "(in its wheel)", "-", "-", "-", _cell(r))
     console.print(table)
-    if bad:
+    problems = [f"{s.ref} {s.problem}" for s in bad] + [f"{role} {r}" for role, r in bad_runs.items()]
+    if problems:
         fail(
-            f"{len(bad)} of {len(statuses)} models missing or corrupt: "
-            + "; ".join(f"{s.ref} {s.problem}" for s in bad)
+            f"{len(problems)} of {len(statuses)} models missing, corrupt or unable to run: "
+            + "; ".join(problems)
         )
+
+
+def _where_they_run(vision: Any, gpu: Any, statuses: list[Any], models_dir: Path | None) -> dict[str, str]:
+    """Role -> where its model runs here, for the roles whose files are all present and good."""
+    from dashcam.vision.placement import GpuSettings, device_configs, where_it_runs
+
+    settings = (
+        GpuSettings(gpu.device_id, gpu.max_batch_size, gpu.allow_cpu_fallback, gpu.yolo_model_path)
+        if gpu is not None
+        else None
+    )
+    broken = {s.role.split(".")[0] for s in statuses if not s.ok}
+    return {
+        role: where_it_runs(role, cfg, models_dir=models_dir)
+        for role, cfg in device_configs(vision, settings, models_dir=models_dir).items()
+        if role not in broken
+    }
+
+
+def _cell(runs_on: str | None) -> str:
+    """A 'runs on' cell: the provider, or a short mark for an error (its line follows the table)."""
+    if runs_on is None:
+        return "-"
+    return "[red]cannot run[/]" if runs_on.startswith("error: ") else runs_on
+
+
+def _unlisted(runs: dict[str, str], statuses: list[Any]) -> list[tuple[str, str]]:
+    """Roles whose model ships inside a wheel (RapidOCR's): no file row, but a place it runs."""
+    listed = {s.role for s in statuses}
+    return [(role, r) for role, r in runs.items() if role not in listed]
 
 
 def _pins() -> dict[str, str]:
@@ -152,6 +206,49 @@ def pull_models(
         return
     if failed:
         fail(f"{len(failed)} of {len(results)} downloads failed: {', '.join(r['name'] for r in failed)}")
+
+
+@models_app.command("export")
+def export_models(
+    tensorrt: bool = typer.Option(
+        False, "--tensorrt", help="Build TensorRT engines for this GPU (needs TensorRT installed)."
+    ),
+    models_dir: Path | None = ModelsDirOpt,
+) -> None:
+    """Build engines on this device: ultralytics' engine for the YOLO model, onnxruntime's TensorRT engine
+    cache for the ONNX models; kept under the models cache, keyed by GPU name and TensorRT version."""
+    if not tensorrt:
+        fail("nothing to export: pass --tensorrt")
+    from dashcam.config import ConfigError, load_config
+    from dashcam.settings import get_settings
+    from dashcam.vision.errors import VisionError
+    from dashcam.vision.placement import GpuSettings, device_configs
+    from dashcam.vision.tensorrt import export_engines, tensorrt_version
+
+    if tensorrt_version() is None:  # before loading the config: the one thing to tell on most machines
+        fail(
+            "TensorRT is not installed here: install it on the GPU box (pip install tensorrt) to build engines"
+        )
+    try:
+        config = load_config(get_settings())
+    except ConfigError as exc:
+        fail(str(exc))
+    gpu = config.device.gpu
+    settings = (
+        GpuSettings(gpu.device_id, gpu.max_batch_size, gpu.allow_cpu_fallback, gpu.yolo_model_path)
+        if gpu is not None
+        else GpuSettings()
+    )
+    configs = device_configs(config.global_config.vision, settings, models_dir=models_dir)
+    configs.pop("coarse_detector", None)  # the Jetson's: no TensorRT on the GPU box for it
+    try:
+        lines = export_engines(
+            configs, device_id=settings.device_id, max_batch=settings.max_batch_size, models_dir=models_dir
+        )
+    except VisionError as exc:
+        fail(str(exc))
+    for line in lines:
+        console.print(line, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

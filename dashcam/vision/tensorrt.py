@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from dashcam.vision.errors import BackendUnavailable
 from dashcam.vision.models import user_cache_dir
@@ -127,3 +128,68 @@ def built_engine(weights: Path, device_id: int = 0) -> Path | None:
     except BackendUnavailable:
         return None
     return path if path.is_file() else None
+
+
+def export_engines(
+    configs: dict[str, Any], *, device_id: int, max_batch: int, models_dir: Any = None
+) -> list[str]:
+    """Build this machine's engines for the stage models ``configs`` (role -> config, TensorRT providers
+    set, see :func:`dashcam.vision.placement.device_configs`); one line per model says what was done.
+
+    Raises :class:`BackendUnavailable` (one line) without TensorRT or without the GPU.
+    """
+    from dashcam.vision.config import OnnxDetectorConfig, PlateOnnxOcrConfig, UltralyticsDetectorConfig
+    from dashcam.vision.providers import TENSORRT
+
+    folder = engine_dir(device_id)
+    lines = [f"removed stale engines {d.name}" for d in prune_other_keys(folder)]
+    for role, cfg in configs.items():
+        if isinstance(cfg, UltralyticsDetectorConfig) and cfg.device.startswith("cuda"):
+            lines.append(f"{role}: {_export_yolo(cfg, folder, device_id, max_batch, models_dir)}")
+        elif isinstance(cfg, OnnxDetectorConfig | PlateOnnxOcrConfig) and TENSORRT in cfg.providers:
+            from dashcam.vision.detectors import build_detector
+            from dashcam.vision.ocr import build_ocr
+
+            # onnxruntime's TensorRT provider builds the engine on the first run (load() warms up) and
+            # keeps it in the folder its options name (dashcam.vision.providers.provider_options)
+            model = (
+                build_ocr(cfg, models_dir=models_dir)
+                if role == "ocr"
+                else build_detector(cfg, models_dir=models_dir)
+            )
+            model.load()
+            lines.append(f"{role}: engine cache in {folder} (runs on {model.provider})")
+        else:
+            lines.append(f"{role}: no TensorRT engine ({cfg.type} runs as configured)")
+    return lines
+
+
+def _export_yolo(cfg: Any, folder: Path, device_id: int, max_batch: int, models_dir: Any) -> str:
+    """ultralytics' engine export of the weights, done on a copy inside the engine folder (the models folder
+    may be read-only, a container's /models) and kept as <stem>.engine."""
+    from dashcam.vision.models import resolve_any
+
+    weights = resolve_any(cfg.model, models_dir=models_dir)
+    dest = folder / f"{weights.stem}.engine"
+    if dest.is_file():
+        return f"{dest} already built for this key"
+    if weights.suffix != ".pt":
+        return f"{weights.name} is not PyTorch weights: no engine export"
+    from ultralytics import YOLO
+
+    work = folder / weights.name
+    shutil.copy2(weights, work)
+    try:
+        made = YOLO(str(work), task="detect").export(
+            format="engine",
+            device=device_id,
+            half=True,
+            dynamic=max_batch > 1,
+            batch=max_batch,
+            imgsz=cfg.imgsz or 640,
+        )
+        Path(made).replace(dest)
+    finally:
+        for leftover in (work, work.with_suffix(".onnx")):
+            leftover.unlink(missing_ok=True)
+    return f"built {dest}"
