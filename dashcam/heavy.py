@@ -38,7 +38,7 @@ PLATE_LABEL = "plate"
 SCENE_CUT = 25.0
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
-DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones
+DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones (at least)
 # a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better
 SETTLED_READS = 3
 SETTLED_CONFIDENCE = 0.8
@@ -343,7 +343,9 @@ def process_clip(
         next_clip_t = w_start
         try:
             t_dec = time.perf_counter()
-            frames = prefetch(iter_frames(path, start=w_start, end=w_end, fps=fps), DECODE_AHEAD)
+            # two batches ahead: the next batch is decoded while the detector (the GPU) runs this one
+            ahead = max(DECODE_AHEAD, 2 * batch_size)
+            frames = prefetch(iter_frames(path, start=w_start, end=w_end, fps=fps), ahead)
             for fi, frame in enumerate(frames):
                 timings["decode"] += time.perf_counter() - t_dec
                 if frame.t + 1e-6 >= next_clip_t:
