@@ -1,6 +1,6 @@
 """The heavy stage on a fixed 1080p clip at batch 1, 2, 4 and 8, on the CPU and on the GPU, against decoding alone.
 
-    DASHCAM_MODELS_DIR=../shared/models DASHCAM_TESTDATA=../shared/testdata python bench/gpu.py \\
+    DASHCAM_MODELS_DIR=../shared/models python bench/gpu.py \\
         [--seconds 20] [--batches 1,2,4,8] [--device-id 0] [--gpu-model yolov8n.pt] [--json bench-gpu.json]
 
 The clip is the synthetic 1080p drive of bench/_common.py (seed 0, 30 fps, rendered once and cached), so every
