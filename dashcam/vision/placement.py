@@ -37,7 +37,7 @@ def device_configs(
         )
     elif (vehicle := defaults.vehicle_detector(vision, models_dir=models_dir)) is not None:
         out["vehicle_detector"] = vehicle
-    kw = (
+    kw: dict[str, Any] | None = (
         {
             "device_id": gpu.device_id,
             "max_batch_size": gpu.max_batch_size,

@@ -50,7 +50,7 @@ def tensorrt_version() -> str | None:
 
 def gpu_name(device_id: int = 0) -> str | None:
     """The CUDA device's name (e.g. 'NVIDIA GeForce RTX 4090'), None when there is none to ask."""
-    torch = sys.modules.get("torch")
+    torch: Any = sys.modules.get("torch")
     if torch is None:  # nvidia-smi first: importing torch for a name takes seconds
         try:
             out = subprocess.run(
@@ -64,9 +64,10 @@ def gpu_name(device_id: int = 0) -> str | None:
         except (OSError, subprocess.SubprocessError, IndexError):
             pass
         try:
-            import torch
+            import torch as torch_module
         except ImportError:
             return None
+        torch = torch_module
     if not torch.cuda.is_available() or device_id >= torch.cuda.device_count():
         return None
     return str(torch.cuda.get_device_name(device_id))
@@ -152,9 +153,9 @@ def export_engines(
 
             # onnxruntime's TensorRT provider builds the engine on the first run (load() warms up) and
             # keeps it in the folder its options name (dashcam.vision.providers.provider_options)
-            model = (
+            model: Any = (
                 build_ocr(cfg, models_dir=models_dir)
-                if role == "ocr"
+                if isinstance(cfg, PlateOnnxOcrConfig)
                 else build_detector(cfg, models_dir=models_dir)
             )
             model.load()
