@@ -109,12 +109,18 @@ def check_models(
     for role, r in _unlisted(runs, statuses):
         table.add_row(role, "(in its wheel)", "-", "-", "-", _cell(r))
     console.print(table)
-    problems = [f"{s.ref} {s.problem}" for s in bad] + [f"{role} {r}" for role, r in bad_runs.items()]
-    if problems:
-        fail(
-            f"{len(problems)} of {len(statuses)} models missing, corrupt or unable to run: "
-            + "; ".join(problems)
+    problems = []
+    if bad:
+        problems.append(
+            f"{len(bad)} of {len(statuses)} models missing or corrupt: "
+            + "; ".join(f"{s.ref} {s.problem}" for s in bad)
         )
+    if bad_runs:
+        problems.append(
+            f"{len(bad_runs)} cannot run here: " + "; ".join(f"{role} {r}" for role, r in bad_runs.items())
+        )
+    if problems:
+        fail("; ".join(problems))
 
 
 def _where_they_run(vision: Any, gpu: Any, statuses: list[Any], models_dir: Path | None) -> dict[str, str]:
