@@ -134,7 +134,10 @@ def open_session(
         if TENSORRT in providers:
             from dashcam.vision.tensorrt import engine_dir
 
-            engine_cache = engine_dir(device_id)
+            try:
+                engine_cache = engine_dir(device_id)
+            except BackendUnavailable:  # no GPU to key engines by: the session check below says so
+                engine_cache = None
     opts = ort.SessionOptions()
     if num_threads:
         opts.intra_op_num_threads = num_threads
