@@ -235,3 +235,16 @@ def test_plate_recogniser_batches_give_the_same_reads(tmp_path: Path) -> None:
         == [r.text for r in whole]
         == ["XY7Z" if c is red else "AB1C234" for c in crops]
     )
+
+
+def test_tensorrt_without_a_gpu_falls_back_when_allowed(
+    no_cuda_device: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorRT's presence is faked (not installed here); with no GPU to key its engines by, the session
+    check decides, as for CUDA."""
+    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: "10.9.0")
+    monkeypatch.setattr(tensorrt, "gpu_name", lambda device_id=0: None)
+    det = build_detector(_gpu(OnnxDetectorConfig(model=str(model_file(PLATE_ONNX))), fallback=True))
+    assert det.cfg.providers == [TENSORRT, CUDA, CPU]
+    det.load()
+    assert det.provider == "cpu"
