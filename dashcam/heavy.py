@@ -22,7 +22,9 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from dashcam.heavy_join import fill_gaps, fold, join_dropouts
 from dashcam.video.decode import VideoError, iter_frames, prefetch
+from dashcam.vision.reid import SignatureSum, signature
 from dashcam.vision.tracking import ByteTracker, Track, label_group
 from dashcam.vision.types import Detection
 
@@ -48,6 +50,11 @@ CLIP_WIDTH = 640
 THUMB_SIZE = 320
 CLIP_MARGIN_S = 1.0
 CLIP_MAX_S = 20.0
+# an unseen track moves on at its speed for TRACK_COAST_S, then stays put; it ends after TRACK_KEEP_S (a
+# longer dropout is bridged by joining the tracks, dashcam.track_join)
+TRACK_COAST_S = 0.5
+TRACK_KEEP_S = 1.5
+FILL_GAP_S = 1.5  # a vehicle lost for up to this long between two boxes is drawn between them
 
 
 class PlateReadLike(Protocol):
@@ -80,6 +87,12 @@ class SightingOut:
     reads: list[PlateObservation] = field(default_factory=list)
     thumbnail_jpeg: bytes | None = None
     clip_frames: list[tuple[float, bytes]] = field(default_factory=list)  # (t, jpeg) for the short clip
+    signature: list[float] | None = None  # colour signature (dashcam.vision.reid)
+    parts: list[list[float]] = field(default_factory=list)  # [first_s, last_s] of each track joined in
+
+    @property
+    def merged_from(self) -> int:
+        return max(1, len(self.parts))
 
 
 @dataclass
@@ -178,11 +191,18 @@ class _Window:
         reads_per_track: int,
         every: int,
         timings: dict[str, float],
+        low_conf: float | None = None,
+        start_conf: float | None = None,
     ):
         # a track must last ~0.3 s: shorter ones are flicker, not a passing car
         min_points = max(2, round(fps * 0.3))
         self.tracker = ByteTracker(
-            max_misses=max(3, int(fps)), high=conf, low=max(0.1, conf * 0.4), min_points=min_points
+            max_misses=max(3, round(fps * TRACK_KEEP_S)),
+            coast=max(1, round(fps * TRACK_COAST_S)),
+            high=conf,
+            low=max(0.1, conf * 0.4) if low_conf is None else low_conf,
+            start=start_conf,
+            min_points=min_points,
         )
         self.plate_tracker = ByteTracker(max_misses=max(3, int(fps)), high=0.3, low=0.1)
         self.states: dict[int, _TrackState] = {}
@@ -194,6 +214,8 @@ class _Window:
         self.frames = 0
         self.last_look: np.ndarray | None = None
         self.changes: deque[float] = deque(maxlen=8)
+        self.looks: dict[int, SignatureSum] = {}  # track id -> its colour signature
+        self.cuts: list[float] = []  # times of scene cuts: no track is joined across one
 
     def add(self, index: int, t: float, img: np.ndarray, batch_size: int) -> None:
         self.batch.append((index, t, img))
@@ -218,9 +240,11 @@ class _Window:
             # would carry the plate of one car over to another
             self.tracker.cut()
             self.plate_tracker.cut()
+            self.cuts.append(t)
         self.last_look = look
         assigned = self.tracker.update(t, index, dets)
         t1 = time.perf_counter()
+        self._signatures(img, index, assigned, dets)
         due: list[tuple[Track, tuple[float, float, float, float]]] = []
         for i, tr in assigned.items():
             d = dets[i]
@@ -263,6 +287,17 @@ class _Window:
                 self._read(img, t, index, [], seen, skip_inside=done, tiles=tiles)
         self.frames += 1
 
+    def _signatures(
+        self, img: np.ndarray, index: int, assigned: dict[int, Track], dets: list[Detection]
+    ) -> None:
+        """Add this frame's crop of each vehicle to its track's colour signature (every other frame: the
+        colours of a car do not change from one frame to the next)."""
+        if index % 2:
+            return
+        for i, tr in assigned.items():
+            if dets[i].label in VEHICLES:
+                self.looks.setdefault(tr.track_id, SignatureSum()).add(signature(img, dets[i].xyxy))
+
     def _is_cut(self, change: float) -> bool:
         typical = float(np.median(self.changes)) if len(self.changes) >= 3 else None
         cut = change > SCENE_CUT or (
@@ -302,6 +337,8 @@ class _Window:
         ):
             for tr in trk.tracks():
                 out.append(_sighting(tr, sts.get(tr.track_id, _TrackState()), label, clip_buf))
+                if label is None and tr.track_id in self.looks:
+                    out[-1].signature = self.looks[tr.track_id].mean()
         return out
 
 
@@ -317,15 +354,22 @@ def process_clip(
     plate_reads_per_track: int = 6,
     plate_every: int = 3,
     on_frame: Callable[[float], None] | None = None,
+    low_conf: float | None = None,
+    start_conf: float | None = None,
 ) -> HeavyOutput:
     """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done.
 
     ``read_plates(frame, vehicle_boxes)`` reads plates inside vehicle boxes; the whole-frame pass calls it
     as ``read_plates(frame, [], skip_inside=boxes, tiles=bool)`` (as ``PlateReader.read_image`` takes them).
+    ``conf``: a track becomes a sighting once a box this confident joins it; ``low_conf``: weaker boxes
+    are ignored (``detect`` must keep boxes down to it); ``start_conf``: a box starts a track from here.
+    Tracks of one vehicle broken by a dropout or a gap between windows are joined (:mod:`dashcam.track_join`).
     """
     path = Path(path)
     timings = {"decode": 0.0, "detect": 0.0, "plates": 0.0, "media": 0.0}
     sightings: list[SightingOut] = []
+    cuts: list[float] = []
+    decoded: list[float] = []  # times of the frames looked at
     frames_done = 0
     error: str | None = None
     clip_step = 1.0 / min(fps, CLIP_FPS_MAX)
@@ -338,6 +382,8 @@ def process_clip(
             reads_per_track=plate_reads_per_track,
             every=plate_every,
             timings=timings,
+            low_conf=low_conf,
+            start_conf=start_conf,
         )
         clip_buf: list[tuple[float, bytes]] = []
         next_clip_t = w_start
@@ -357,6 +403,7 @@ def process_clip(
                     )
                     next_clip_t = frame.t + clip_step * 0.999
                 win.add(fi, frame.t, frame.image, batch_size)
+                decoded.append(round(frame.t, 3))
                 if on_frame:
                     on_frame(frame.t)
                 t_dec = time.perf_counter()
@@ -366,9 +413,14 @@ def process_clip(
         win.flush()
         frames_done += win.frames
         sightings.extend(win.sightings(clip_buf))
+        cuts.extend(win.cuts)
         if error:
             break
+    sightings = join_dropouts(sightings, cuts)
     sightings = _merge_same_plate(sightings)
+    decoded.sort()
+    for s in sightings:
+        fill_gaps(s, decoded, FILL_GAP_S)
     sightings.sort(key=lambda s: (s.first_s, s.best_box))
     for i, s in enumerate(sightings, start=1):
         s.track_id = i
@@ -488,11 +540,7 @@ def _merge_same_plate(sightings: list[SightingOut], gap_s: float = 1.0) -> list[
         if host is None:
             out.append(s)
             continue
-        host.first_s, host.last_s = min(host.first_s, s.first_s), max(host.last_s, s.last_s)
-        host.boxes = sorted(host.boxes + [b for b in s.boxes if all(b[0] != h[0] for h in host.boxes)])
-        host.reads = _one_read_per_frame(host.reads + s.reads)
-        have = {t for t, _ in host.clip_frames}
-        host.clip_frames = sorted(host.clip_frames + [f for f in s.clip_frames if f[0] not in have])
+        fold(host, s)
     return out
 
 
