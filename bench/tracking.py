@@ -43,6 +43,7 @@ from _common import CACHE, ROOT, models_dir
 IOU = 0.5
 MIN_IN_VIEW_S = 2.0
 IGNORE_BELOW_PX = 20.0
+MIN_VISIBLE = 0.5  # of a vehicle's box, unhidden by nearer vehicles: "in plain view"
 HEIGHT_BINS = (0, 20, 40, 80, 160, 10_000)
 VEHICLE_LABELS = {"car", "truck", "bus", "motorcycle"}
 DASHCAM = [sys.executable, "-c", "from dashcam.cli import main; main()"]
@@ -70,6 +71,9 @@ class Score:
     no_vehicle: int = 0
     merged: int = 0
     idf1: float = 0.0
+    idf1_seen: float = 0.0
+    plain_vehicles: int = 0
+    plain_missed: list[int] = field(default_factory=list)
     heavy_s: float = 0.0
     frames: int = 0
     wall_s: float = 0.0
@@ -243,6 +247,21 @@ def chains(found: list[Found]) -> list[list[Found]]:
     return list(groups.values())
 
 
+def visible(boxes: dict[int, tuple[float, float, float, float]]) -> dict[int, float]:
+    """The part of each vehicle's box that no nearer vehicle hides (on a flat road the nearer one's box
+    reaches lower in the frame), sampled on a 16 x 16 grid of points."""
+    out = {}
+    g = (np.arange(16) + 0.5) / 16
+    for vid, b in boxes.items():
+        xs, ys = np.meshgrid(b[0] + g * (b[2] - b[0]), b[1] + g * (b[3] - b[1]))
+        hid = np.zeros_like(xs, dtype=bool)
+        for other, o in boxes.items():
+            if other != vid and o[3] > b[3]:
+                hid |= (xs >= o[0]) & (xs <= o[2]) & (ys >= o[1]) & (ys <= o[3])
+        out[vid] = 1.0 - float(hid.mean())
+    return out
+
+
 def score(seed: int, truth: dict[str, Any], found: list[Found]) -> Score:
     w, h = truth["size"]
     sc = Score(seed)
@@ -261,10 +280,12 @@ def score(seed: int, truth: dict[str, Any], found: list[Found]) -> Score:
     # matches per second: truth vehicle -> sighting group, one to one, best IoU first
     hits: Counter[tuple[int, int]] = Counter()
     big_hits: Counter[tuple[int, int]] = Counter()  # the same, where the vehicle is big enough to count
-    gt_total = pred_total = 0
+    seen_hits: Counter[tuple[int, int]] = Counter()  # ... and at least half of it in sight
+    gt_total = pred_total = seen_total = seen_pred = 0
     bins = [f"{lo}-{hi}" if hi < 10_000 else f">={lo}" for lo, hi in pairwise(HEIGHT_BINS)]
     found_bins: Counter[str] = Counter()
     total_bins: Counter[str] = Counter()
+    vis = {t: visible(gts) for t, gts in times.items()}
     for t, gts in times.items():
         ps = pred.get(t, {})
         pairs = sorted(
@@ -277,9 +298,12 @@ def score(seed: int, truth: dict[str, Any], found: list[Found]) -> Score:
             matched[gi] = vid
             hits[(vid, gi)] += 1
         small = {vid for vid, gb in gts.items() if gb[3] - gb[1] < IGNORE_BELOW_PX}
+        hidden = small | {vid for vid in gts if vis[t][vid] < MIN_VISIBLE}
         for gi, vid in matched.items():
             if vid not in small:
                 big_hits[(vid, gi)] += 1
+            if vid not in hidden:
+                seen_hits[(vid, gi)] += 1
         for vid, gb in gts.items():
             hgt = gb[3] - gb[1]
             if hgt <= 0:
@@ -288,13 +312,19 @@ def score(seed: int, truth: dict[str, Any], found: list[Found]) -> Score:
             total_bins[bins[k]] += 1
             found_bins[bins[k]] += vid in matched.values()
             gt_total += vid not in small
-        # a box on a vehicle too small to count is neither required nor wrong
-        pred_total += sum(
-            1
-            for gi, pb in ps.items()
-            if matched.get(gi) not in small
-            and not (gi not in matched and any(_iou(gts[v], pb) >= IOU for v in small))
-        )
+            seen_total += vid not in hidden
+        # a box on a vehicle too small (or too hidden) to count is neither required nor wrong
+        for ignored, acc in ((small, 0), (hidden, 1)):
+            n = sum(
+                1
+                for gi, pb in ps.items()
+                if matched.get(gi) not in ignored
+                and not (gi not in matched and any(_iou(gts[v], pb) >= IOU for v in ignored))
+            )
+            if acc:
+                seen_pred += n
+            else:
+                pred_total += n
     sc.by_height = {b: [found_bins[b], total_bins[b]] for b in bins}
     # sightings with no box at a whole second: match them to the truth between two seconds (at the
     # clip's ends, where only one second is known, to the nearest one within half a second)
@@ -342,7 +372,14 @@ def score(seed: int, truth: dict[str, Any], found: list[Found]) -> Score:
                 sc.found += 1
             else:
                 sc.missed.append(v["id"])
+        # in plain view: at least half of it unhidden by nearer vehicles, at whole seconds
+        plain = sum(1 for t in times if v["id"] in vis[t] and vis[t][v["id"]] >= MIN_VISIBLE)
+        if in_view >= MIN_IN_VIEW_S and plain >= MIN_IN_VIEW_S:
+            sc.plain_vehicles += 1
+            if not n:
+                sc.plain_missed.append(v["id"])
     sc.idf1 = idf1(big_hits, gt_total, pred_total)
+    sc.idf1_seen = idf1(seen_hits, seen_total, seen_pred)
     return sc
 
 

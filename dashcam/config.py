@@ -176,7 +176,21 @@ class DetectionSection(_Strict):
         0.3,
         ge=0,
         le=1,
-        description="Score a detection needs to start a track (weaker ones only extend tracks).",
+        description="Score a detection needs to start a track; a track becomes a sighting once a detection "
+        "this confident is part of it.",
+    )
+    vehicle_low_conf: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Weaker detections, down to this score, only keep a vehicle's track going through frames "
+        "where the detector is unsure of it; the heavy stage's detector keeps boxes down to this score, "
+        "whatever its own conf.",
+    )
+    lane_crop: bool = Field(
+        True,
+        description="The heavy stage's detector also looks at the lane ahead at twice the detail, in the room "
+        "a wide frame leaves in its square input (distant vehicles; no extra inference).",
     )
     plate_conf: float = Field(0.25, ge=0, le=1, description="Minimum score of a plate box.")
     window_pad_s: float = Field(1.0, ge=0, description="Seconds added before and after each window.")
@@ -184,6 +198,14 @@ class DetectionSection(_Strict):
         0.02, ge=0, le=1, description="Fraction of changed pixels below which a sample is static."
     )
     heavy_fps: float = Field(10.0, gt=0, le=120, description="Frames per second the heavy stage decodes.")
+
+    @model_validator(mode="after")
+    def _vehicle_thresholds(self) -> DetectionSection:
+        if self.vehicle_low_conf > self.vehicle_conf:
+            raise ValueError(
+                f"vehicle_low_conf ({self.vehicle_low_conf}) must not exceed vehicle_conf ({self.vehicle_conf})"
+            )
+        return self
 
 
 class PlateFormat(_Strict):

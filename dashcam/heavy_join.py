@@ -17,6 +17,10 @@ VEHICLES = {"car", "truck", "bus", "motorcycle"}
 # a plate counts in a join once it was read alike at least twice with this much confidence in all
 PLATE_MIN_READS = 2
 PLATE_MIN_CONFIDENCE = 1.2
+# a track is another's double when at least DOUBLE_SHARE of its frames are shared with it, their boxes
+# overlapping DOUBLE_IOU or more in the middle frame of those (two cars side by side: 0 to 0.1)
+DOUBLE_SHARE = 0.6
+DOUBLE_IOU = 0.3
 
 
 def plate_of(reads: Sequence[PlateObservation]) -> str | None:
@@ -38,9 +42,9 @@ def tracklet(s: SightingOut, offset_s: float = 0.0) -> Tracklet:
 
 
 def join_dropouts(sightings: list[SightingOut], cuts: Sequence[float]) -> list[SightingOut]:
-    """Vehicle sightings that continue one another joined (never across a scene cut at ``cuts``); other
-    sightings as they are."""
-    vehicles = [s for s in sightings if s.label in VEHICLES and s.boxes]
+    """Vehicle sightings that continue one another joined (never across a scene cut at ``cuts``), and
+    tracks that doubled one vehicle folded into it; other sightings as they are."""
+    vehicles = fold_duplicates([s for s in sightings if s.label in VEHICLES and s.boxes])
     others = [s for s in sightings if not (s.label in VEHICLES and s.boxes)]
     tracks = [tracklet(s) for s in vehicles]
 
@@ -54,6 +58,35 @@ def join_dropouts(sightings: list[SightingOut], cuts: Sequence[float]) -> list[S
             fold(host, vehicles[k])
         out.append(host)
     return out + others
+
+
+def fold_duplicates(vehicles: list[SightingOut]) -> list[SightingOut]:
+    """A track that runs beside a longer one on the same vehicle (the detector's second box on it: a
+    part of it, or it and its neighbour together) folded into that one. Two vehicles side by side
+    overlap little; a box and its double overlap a lot for as long as the double lasts."""
+    kept: list[SightingOut] = []
+    for s in sorted(vehicles, key=lambda s: -len(s.boxes)):
+        host = next((k for k in kept if _doubles(s, k)), None)
+        if host is None:
+            kept.append(s)
+        else:
+            fold(host, s)
+    return kept
+
+
+def _doubles(s: SightingOut, host: SightingOut) -> bool:
+    import numpy as np
+
+    from dashcam.vision.tracking import iou_matrix
+
+    at = {round(b[0], 3): b[1:5] for b in host.boxes}
+    pairs = [(b[1:5], at[round(b[0], 3)]) for b in s.boxes if round(b[0], 3) in at]
+    if not pairs or len(pairs) < DOUBLE_SHARE * len(s.boxes):
+        return False
+    a = np.array([p[0] for p in pairs], dtype=float)
+    b = np.array([p[1] for p in pairs], dtype=float)
+    overlap = np.diag(iou_matrix(a, b)) if len(pairs) < 400 else np.zeros(1)
+    return float(np.median(overlap)) >= DOUBLE_IOU
 
 
 def fold(host: SightingOut, s: SightingOut) -> None:

@@ -9,7 +9,7 @@ A track that ends and another that starts a little later are joined when three t
 - **plate**: where both have a plate read well enough to count, it is the same plate. Two different
   plates are never joined, however well the rest agrees.
 
-Tracks that overlap in time are two objects. Joins are made cheapest first, each track joined at most once
+Tracks seen together in the same frames are two objects. Joins are made cheapest first, each track joined at most once
 forward and once backward, so what comes out are chains in time order.
 """
 
@@ -25,10 +25,15 @@ from dashcam.vision.plate_text import edit_distance, plate_key
 from dashcam.vision.reid import distance as look_distance
 from dashcam.vision.tracking import label_group
 
-MAX_GAP_S = 8.0  # a car unseen for longer may have turned off and another come along
+MAX_GAP_S = 8.0  # a car unseen for longer may have turned off and another come along ...
+LONG_GAP_S = 20.0  # ... unless it is found where it was left, as it was (a wait at the lights)
 EXTRAPOLATE_S = 1.0  # a box is carried on at its speed for at most this long; then it stays put
 FIT_S = 1.0  # the speed of a track's end (or start) is fitted over this much of it
-OVERLAP_S = 0.06  # tracks that share more time than one frame are two objects
+# Tracks seen together in more than this many frames are two objects. Tracks may overlap in time and
+# still be one: the detector's box for a car sometimes goes to one track, sometimes to another, for a
+# second, before one of them ends.
+SHARED_FRAMES = 1
+INTERLEAVE_S = 1.5  # ... for at most this long
 # allowances at a gap of 0 s, and what each second of gap adds
 CENTRE_BASE, CENTRE_PER_S, CENTRE_MAX = 0.6, 0.3, 2.0  # centre distance / box height
 SIZE_BASE, SIZE_PER_S, SIZE_MAX = math.log(1.35), 0.08, math.log(2.2)  # |log of the height ratio|
@@ -94,15 +99,22 @@ def motion_cost(a: Tracklet, b: Tracklet) -> float | None:
     sa, ra, ta = _fit(a.boxes, at_end=True)
     sb, rb, tb = _fit(b.boxes, at_end=False)
     mid = (ta + tb) / 2
-    pa, pb = _carry(sa, ra, mid - ta), _carry(sb, rb, mid - tb)
-    h = math.exp((pa[2] + pb[2]) / 2)
-    centre = math.hypot(pa[0] - pb[0], pa[1] - pb[1]) / max(h, 1.0)
-    size = abs(pa[2] - pb[2])
-    centre_max = min(CENTRE_MAX, CENTRE_BASE + CENTRE_PER_S * gap)
-    size_max = min(SIZE_MAX, SIZE_BASE + SIZE_PER_S * gap)
-    if centre > centre_max or size > size_max:
-        return None
-    return 0.5 * (centre / centre_max + size / size_max)
+    long = gap > MAX_GAP_S
+    gap = max(gap, 0.0)
+    centre_max = CENTRE_BASE if long else min(CENTRE_MAX, CENTRE_BASE + CENTRE_PER_S * gap)
+    size_max = SIZE_BASE if long else min(SIZE_MAX, SIZE_BASE + SIZE_PER_S * gap)
+    best = None
+    # carried on at their speeds, or held where they were: a car that was closing in may have settled
+    # at the same distance while it was unseen (speeds change; positions do not jump)
+    for k in (0.0,) if long else (1.0, 0.0):
+        pa, pb = _carry(sa, ra * k, mid - ta), _carry(sb, rb * k, mid - tb)
+        h = math.exp((pa[2] + pb[2]) / 2)
+        centre = math.hypot(pa[0] - pb[0], pa[1] - pb[1]) / max(h, 1.0)
+        size = abs(pa[2] - pb[2])
+        if centre <= centre_max and size <= size_max:
+            cost = 0.5 * (centre / centre_max + size / size_max)
+            best = cost if best is None else min(best, cost)
+    return best
 
 
 def plates_differ(a: str | None, b: str | None) -> bool:
@@ -113,10 +125,12 @@ def plates_differ(a: str | None, b: str | None) -> bool:
     return ka != kb and not (len(ka) == len(kb) and edit_distance(ka, kb) <= 1 and min(len(ka), len(kb)) >= 6)
 
 
-def join_cost(a: Tracklet, b: Tracklet, *, max_gap: float = MAX_GAP_S) -> float | None:
+def join_cost(a: Tracklet, b: Tracklet, *, max_gap: float = LONG_GAP_S) -> float | None:
     """The cost of ``b`` continuing ``a`` (lower is likelier), or None when they cannot be one vehicle."""
     gap = b.first_t - a.last_t
-    if gap < -OVERLAP_S or gap > max_gap or label_group(a.label) != label_group(b.label):
+    if gap < -INTERLEAVE_S or gap > max_gap or label_group(a.label) != label_group(b.label):
+        return None
+    if gap < 0 and shared_frames(a, b) > SHARED_FRAMES:
         return None
     if plates_differ(a.plate, b.plate):
         return None
@@ -139,7 +153,7 @@ def chains(
     tracks: Sequence[Tracklet],
     *,
     barrier: Callable[[int, int], bool] | None = None,
-    max_gap: float = MAX_GAP_S,
+    max_gap: float = LONG_GAP_S,
 ) -> list[list[int]]:
     """Indices of ``tracks`` grouped into chains of one vehicle each, in time order (a track joined to
     nothing is a chain of one). ``barrier(i, j)``: True where nothing may join ``i`` to ``j`` (a scene
@@ -184,12 +198,15 @@ def _chain_of(i: int, nxt: dict[int, int], prv: dict[int, int]) -> list[int]:
     return chain
 
 
+def shared_frames(a: Tracklet, b: Tracklet) -> int:
+    """In how many frames both tracks have a box."""
+    if a.last_t < b.first_t or b.last_t < a.first_t:
+        return 0
+    times = {round(float(r[0]), 3) for r in a.boxes}
+    return sum(1 for r in b.boxes if round(float(r[0]), 3) in times)
+
+
 def _chains_apart(a: list[int], b: list[int], tracks: Sequence[Tracklet]) -> bool:
     if set(a) & set(b):
         return False
-    return all(
-        tracks[j].first_t - tracks[i].last_t >= -OVERLAP_S
-        or tracks[i].first_t - tracks[j].last_t >= -OVERLAP_S
-        for i in a
-        for j in b
-    )
+    return sum(shared_frames(tracks[i], tracks[j]) for i in a for j in b) <= SHARED_FRAMES

@@ -22,6 +22,7 @@ from dashcam.stages import NotRetryable, StageContext, already_done, known_failu
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
+from dashcam.vision import lanecrop
 from dashcam.vision.config import PlateOnnxOcrConfig, UltralyticsDetectorConfig
 from dashcam.vision.defaults import plate_detector as default_plate
 from dashcam.vision.defaults import vehicle_detector
@@ -48,17 +49,21 @@ class HeavyResult:
 
 
 def vehicle_detector_config(ctx: StageContext) -> Any:
-    """The configured vehicle detector; a device file's gpu section makes it the GPU box's."""
+    """The configured vehicle detector; a device file's gpu section makes it the GPU box's. It keeps boxes
+    down to the tracker's low threshold: the tracker's second pass (weak boxes that keep a track going)
+    needs them, and a detector that drops them first leaves it nothing to do."""
     g = ctx.config.global_config
     cfg = g.vision.vehicle_detector
+    low = g.detection.vehicle_low_conf
     gpu = ctx.config.device.gpu
     if gpu is not None:
         return UltralyticsDetectorConfig.for_gpu(
             device_id=gpu.device_id, max_batch_size=gpu.max_batch_size, model=gpu.yolo_model_path
-        ).model_copy(update={"conf": g.detection.vehicle_conf * 0.4})
+        ).model_copy(update={"conf": low})
     if cfg is None:
         raise NotRetryable("vision.vehicle_detector is disabled: the heavy stage needs one")
-    return vehicle_detector(g.vision, models_dir=ctx.models_dir)
+    chosen = vehicle_detector(g.vision, models_dir=ctx.models_dir)
+    return chosen.model_copy(update={"conf": min(chosen.conf, low)}) if chosen is not None else None
 
 
 def vehicle_model(ctx: StageContext) -> Any:
@@ -174,14 +179,16 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
         )
         path = ctx.raw_path(clip)
         try:
+            side = lanecrop.input_side(det) if g.detection.lane_crop else None
             res = heavy.process_clip(
                 path,
                 [(w.start, w.end) for w in manifest.windows],
-                detect=det.detect,
+                detect=lanecrop.detector(det.detect, side) if side else det.detect,
                 read_plates=reader.read_image if reader is not None else None,
                 fps=g.detection.heavy_fps,
                 batch_size=batch,
                 conf=g.detection.vehicle_conf,
+                low_conf=g.detection.vehicle_low_conf,
             )
         except VideoError as exc:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc

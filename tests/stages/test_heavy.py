@@ -92,11 +92,14 @@ def test_cars_are_tracked_into_sightings_tagged_with_the_route(pipeline_env: Pat
     clip_id = _run(ctx, clip)
     sights, _, media = _snapshot(ctx, clip_id)
     cars = [s for s in sights if s[2] == "car"]
-    # a handful of cars, each one sighting over many frames, not a row per frame
-    assert 2 <= len(cars) <= 8
+    assert len(cars) <= 16  # sightings over many frames, not a row per frame
     with session_scope(ctx.engine) as s:
         rows = s.execute(select(Sighting).where(Sighting.clip_id == clip_id)).scalars().all()
         assert max(r.frames for r in rows) >= 40
+        # four cars come near (a red SUV, a grey and a maroon saloon, a maroon car leaving at the left
+        # edge); the rest are far down the road: each near one is one sighting, not several
+        near = [r for r in rows if max(b[4] - b[2] for b in r.boxes) >= 40]
+        assert 2 <= len(near) <= 5, [(r.first_s, r.last_s) for r in near]
         for r in rows:
             assert r.first_s <= r.best_s <= r.last_s
             assert len(r.boxes) == r.frames
