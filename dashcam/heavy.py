@@ -102,6 +102,9 @@ class HeavyOutput:
     windows: int
     error: str | None
     timings: dict[str, float]
+    # the first and last frames looked at: [t, 32x18 grey thumbnail as ints], for telling whether the next
+    # file of the camera goes on from this one (dashcam.stages.heavy_links)
+    edges: dict[str, Any] = field(default_factory=dict)
 
 
 def _crop(img: np.ndarray, box: Sequence[float], margin: float = 0.15) -> np.ndarray:
@@ -216,6 +219,7 @@ class _Window:
         self.changes: deque[float] = deque(maxlen=8)
         self.looks: dict[int, SignatureSum] = {}  # track id -> its colour signature
         self.cuts: list[float] = []  # times of scene cuts: no track is joined across one
+        self.first_look: tuple[float, np.ndarray] | None = None
 
     def add(self, index: int, t: float, img: np.ndarray, batch_size: int) -> None:
         self.batch.append((index, t, img))
@@ -242,6 +246,9 @@ class _Window:
             self.plate_tracker.cut()
             self.cuts.append(t)
         self.last_look = look
+        self.last_t = t
+        if self.first_look is None:
+            self.first_look = (t, look)
         assigned = self.tracker.update(t, index, dets)
         t1 = time.perf_counter()
         self._signatures(img, index, assigned, dets)
@@ -369,6 +376,7 @@ def process_clip(
     timings = {"decode": 0.0, "detect": 0.0, "plates": 0.0, "media": 0.0}
     sightings: list[SightingOut] = []
     cuts: list[float] = []
+    edges: dict[str, Any] = {}
     decoded: list[float] = []  # times of the frames looked at
     frames_done = 0
     error: str | None = None
@@ -414,6 +422,9 @@ def process_clip(
         frames_done += win.frames
         sightings.extend(win.sightings(clip_buf))
         cuts.extend(win.cuts)
+        if win.first_look is not None and win.last_look is not None:
+            edges.setdefault("first", [round(win.first_look[0], 3), _thumb(win.first_look[1])])
+            edges["last"] = [round(win.last_t, 3), _thumb(win.last_look)]
         if error:
             break
     sightings = join_dropouts(sightings, cuts)
@@ -425,8 +436,19 @@ def process_clip(
     for i, s in enumerate(sightings, start=1):
         s.track_id = i
     return HeavyOutput(
-        sightings, frames_done, len(windows), error, {k: round(v, 3) for k, v in timings.items()}
+        sightings, frames_done, len(windows), error, {k: round(v, 3) for k, v in timings.items()}, edges
     )
+
+
+def _thumb(look: np.ndarray) -> list[int]:
+    return [int(v) for v in np.clip(np.round(look), 0, 255).ravel()]
+
+
+def seam_is_cut(last: Sequence[int], first: Sequence[int]) -> bool:
+    """Whether two grey thumbnails (``HeavyOutput.edges``) differ as a scene cut does."""
+    if len(last) != len(first) or not len(last):
+        return True
+    return float(np.abs(np.asarray(last, float) - np.asarray(first, float)).mean()) > SCENE_CUT
 
 
 def _read(

@@ -203,6 +203,23 @@ class Sighting(SQLModel, table=True):
     plate_confidence: float | None = None
     plate_alternatives: list[str] | None = Field(default=None, sa_column=Column(JSON))
     plate_corrected: str | None = Field(default=None, max_length=16, description="a user's correction")
+    merged_from: int = Field(
+        default=1,
+        sa_column_kwargs={"server_default": "1"},
+        description="how many tracks were joined into this sighting (a detector dropout, a gap between "
+        "windows); a user can split them apart again",
+    )
+    parts: list[list[float]] | None = Field(
+        default=None, sa_column=Column(JSON), description="[first_s, last_s] of each track joined in"
+    )
+    signature: list[float] | None = Field(
+        default=None, sa_column=Column(JSON), description="colour signature (dashcam.vision.reid)"
+    )
+    continues_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("sighting.id", ondelete="SET NULL"), nullable=True, index=True),
+        description="the sighting of the same vehicle in the previous file of the drive",
+    )
 
 
 class PlateRead(SQLModel, table=True):

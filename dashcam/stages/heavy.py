@@ -19,6 +19,7 @@ from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.search import index_plates, refresh_plates
 from dashcam.stages import NotRetryable, StageContext, already_done, known_failure, recorded
+from dashcam.stages.heavy_links import link_neighbours
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
@@ -193,7 +194,15 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
         except VideoError as exc:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc
         n_plates = _store(ctx, clip, res)
-        out.update(sightings=len(res.sightings), plates=n_plates, frames=res.frames, timings=res.timings)
+        with session_scope(ctx.engine) as sess:
+            link_neighbours(sess, clip.id, res.edges)
+        out.update(
+            sightings=len(res.sightings),
+            plates=n_plates,
+            frames=res.frames,
+            timings=res.timings,
+            edges=res.edges,
+        )
         if res.error:
             out["_error"] = res.error
     return HeavyResult(clip_id, False, len(res.sightings), n_plates, res.frames, res.error, res.timings)
@@ -274,6 +283,9 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "plate_key": plate_key(plate.text, g.plates.confusions) if plate and plate.text else None,
                 "plate_confidence": plate.confidence if plate and plate.text else None,
                 "plate_alternatives": plate.alternatives if plate else None,
+                "merged_from": s.merged_from,
+                "parts": s.parts or None,
+                "signature": s.signature,
             }
             reads = []
             for r in s.reads:

@@ -61,11 +61,15 @@ class BoxFilter:
         std += [10 * VEL_NOISE * h, 10 * VEL_NOISE * h, 1e-5, 10 * VEL_NOISE * h]
         self.P = np.diag(np.square(std))
 
-    def predict(self, *, coast: bool = False) -> None:
-        """One frame ahead; ``coast``: the track has been unseen too long to trust its velocity, so the box
-        stays where it is (the uncertainty still grows) instead of sliding off or shrinking to nothing."""
+    def predict(self, *, unseen: bool = False, coast: bool = False) -> None:
+        """One frame ahead. ``unseen``: the box was not found in the frame before, so its change of size
+        is halved each frame (a guess of the size compounds fast: ten frames of a receding car's shrinking
+        make a box of nothing); ``coast``: unseen too long to trust its speed either, so the box stays
+        where it is (its uncertainty still grows) instead of sliding off."""
         if coast:
             self.x[4:] = 0.0
+        elif unseen:
+            self.x[6:] *= 0.5
         h = max(self.x[3], 1.0)
         q = [POS_NOISE * h, POS_NOISE * h, 1e-2, POS_NOISE * h, VEL_NOISE * h, VEL_NOISE * h, 1e-5]
         q.append(VEL_NOISE * h)
@@ -224,7 +228,7 @@ class ByteTracker:
         for tr in self.active:
             if tr.kf is not None:
                 for k in range(steps):
-                    tr.kf.predict(coast=tr.misses + k >= self.coast)
+                    tr.kf.predict(unseen=tr.misses + k >= 1, coast=tr.misses + k >= self.coast)
         assigned: dict[int, Track] = {}
         for group in {label_group(d.label) for d in detections} | {
             label_group(tr.label) for tr in self.active

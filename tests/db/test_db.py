@@ -33,6 +33,22 @@ def test_migration_up_and_down(db_url: str) -> None:
     assert current_revision(db_url) == head_revision()
 
 
+def test_migration_0008_adds_and_removes_the_track_columns(db_url: str) -> None:
+    new = {"merged_from", "parts", "signature", "continues_id"}
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    cols = {c["name"] for c in inspect(engine).get_columns("sighting")}
+    fks = {tuple(fk["constrained_columns"]) for fk in inspect(engine).get_foreign_keys("sighting")}
+    engine.dispose()
+    assert new <= cols and ("continues_id",) in fks
+    downgrade(db_url, "0007")
+    engine = make_engine(db_url)
+    assert not new & {c["name"] for c in inspect(engine).get_columns("sighting")}
+    engine.dispose()
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+
+
 @pytest.fixture
 def engine(db_url: str):
     upgrade(db_url)
