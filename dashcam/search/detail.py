@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
@@ -86,6 +86,15 @@ class SightingDetail(BaseModel):
     previous_id: int | None
     next_id: int | None
     watchlist: list[WatchlistMatch]
+    merged_from: int = Field(
+        default=1, description="tracks joined into this sighting (a user may split them)"
+    )
+    continues_id: int | None = Field(
+        default=None, description="the sighting of this vehicle in the previous file of the drive"
+    )
+    continued_by_id: int | None = Field(
+        default=None, description="the sighting of this vehicle in the next file of the drive"
+    )
 
 
 # ---------------------------------------------------------------- watchlist
@@ -295,4 +304,9 @@ def sighting_detail(
         watchlist=watchlist_matches(session=session, plate_text=hit.plate, confusions=confusions)
         if hit.plate
         else [],
+        merged_from=s.merged_from,
+        continues_id=s.continues_id,
+        continued_by_id=session.execute(
+            select(col(Sighting.id)).where(col(Sighting.continues_id) == sighting_id).limit(1)
+        ).scalar(),
     )

@@ -27,10 +27,10 @@ DESCRIPTION = (
 
 def build_router() -> APIRouter:
     """Every area's router under /api/v1."""
-    from webui.api import auth, clips, devices, plates, search, tasks
+    from webui.api import auth, clips, devices, plates, search, sightings, tasks
 
     api = APIRouter(prefix=PREFIX)
-    for module in (auth, tasks, devices, clips, search, plates):
+    for module in (auth, tasks, devices, clips, search, plates, sightings):
         api.include_router(module.router)
     return api
 

@@ -11,7 +11,7 @@ from dashcam.db.models import Clip
 from dashcam.search import SightingDetail, sighting_detail
 from webui import state
 from webui.components.maps import TileMap
-from webui.corrections import CorrectionError, correct_plate, set_pinned
+from webui.corrections import CorrectionError, correct_plate, set_pinned, split
 from webui.theme import fmt_place, fmt_time
 
 
@@ -127,6 +127,7 @@ class SightingView:
                     ui.label("Alternatives: " + ", ".join(d.plate_alternatives)).classes(
                         "text-sm text-slate-600"
                     )
+                self._tracks()
                 self._fix_controls()
                 ui.label(fmt_place(h.lat, h.lon)).classes("text-sm")
                 if h.lat is not None and h.lon is not None:
@@ -136,6 +137,34 @@ class SightingView:
                         .mark("mini-map")
                     )
                     m.marker(latlng=(h.lat, h.lon))
+
+    def _tracks(self) -> None:
+        """Joined tracks (with a way to undo the join) and the same vehicle in the files around this one."""
+        d = self.data.detail
+        if d.merged_from > 1:
+            with ui.row().classes("items-center gap-2"):
+                ui.label(f"merged from {d.merged_from} tracks").classes("text-sm text-slate-600").mark(
+                    "merged"
+                )
+
+                async def undo() -> None:
+                    try:
+                        ids = await state.db(split, sighting_id=d.hit.sighting_id)
+                    except CorrectionError as exc:
+                        ui.notify(str(exc), type="negative")
+                        return
+                    ui.notify(f"Split into {len(ids)} sightings", type="positive")
+                    ui.navigate.reload()
+
+                ui.button("Split", icon="call_split", on_click=undo).props("flat dense no-caps").tooltip(
+                    "These are different vehicles: give each track its own sighting"
+                ).mark("split")
+        for target, text, mark in (
+            (d.continues_id, "continues from the previous file", "continues-from"),
+            (d.continued_by_id, "continues in the next file", "continues-in"),
+        ):
+            if target is not None:
+                ui.link(text, f"/sighting/{target}").classes("text-sm").mark(mark)
 
     def _fix_controls(self) -> None:
         h = self.data.detail.hit
