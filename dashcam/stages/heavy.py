@@ -195,7 +195,7 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc
         n_plates = _store(ctx, clip, res)
         with session_scope(ctx.engine) as sess:
-            link_neighbours(sess, clip.id, res.edges)
+            link_neighbours(sess, clip_id, res.edges)
         out.update(
             sightings=len(res.sightings),
             plates=n_plates,

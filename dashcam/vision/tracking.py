@@ -10,7 +10,6 @@ same group (car/truck/bus) may flip from frame to frame; a track's label is the 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -108,7 +107,7 @@ class Track:
     misses: int = 0
     kf: BoxFilter | None = None
     best_score: float = 0.0
-    votes: Counter[str] = field(default_factory=Counter)  # label -> summed score
+    votes: dict[str, float] = field(default_factory=dict)  # label -> summed score
 
     @property
     def last(self) -> TrackPoint:
@@ -118,8 +117,8 @@ class Track:
     def label(self) -> str:
         if not self.votes:  # points added from outside
             for p in self.points:
-                self.votes[p.label] += p.score
-        return self.votes.most_common(1)[0][0]
+                self.votes[p.label] = self.votes.get(p.label, 0.0) + p.score
+        return max(self.votes, key=self.votes.__getitem__)
 
     @property
     def score(self) -> float:
@@ -272,7 +271,7 @@ class ByteTracker:
             tr = Track(self._next_id, kf=BoxFilter(d.xyxy), best_score=float(d.score))
             self._next_id += 1
             tr.points.append(TrackPoint(t, fi, d.xyxy, float(d.score), d.label))
-            tr.votes[d.label] += float(d.score)
+            tr.votes[d.label] = float(d.score)
             self.active.append(tr)
             got[i] = tr
         return got
@@ -282,7 +281,7 @@ class ByteTracker:
         if tr.kf is not None:
             tr.kf.update(d.xyxy)
         tr.points.append(TrackPoint(t, fi, d.xyxy, float(d.score), d.label))
-        tr.votes[d.label] += float(d.score)
+        tr.votes[d.label] = tr.votes.get(d.label, 0.0) + float(d.score)
         tr.best_score = max(tr.best_score, float(d.score))
         tr.misses = 0
 
