@@ -194,6 +194,13 @@ class DetectionSection(_Strict):
     )
     plate_conf: float = Field(0.25, ge=0, le=1, description="Minimum score of a plate box.")
     window_pad_s: float = Field(1.0, ge=0, description="Seconds added before and after each window.")
+    window_bridge_s: float = Field(
+        6.0,
+        ge=0,
+        description="The heavy stage looks at two windows less than this many seconds apart as one, gap "
+        "included: the cheap pass loses a vehicle for a few seconds as the detector does, and the vehicle "
+        "is most often still in view (one track, its boxes all the way, instead of two parts).",
+    )
     motion_threshold: float = Field(
         0.02, ge=0, le=1, description="Fraction of changed pixels below which a sample is static."
     )

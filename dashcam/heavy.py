@@ -363,6 +363,7 @@ def process_clip(
     on_frame: Callable[[float], None] | None = None,
     low_conf: float | None = None,
     start_conf: float | None = None,
+    bridge_s: float = 0.0,
 ) -> HeavyOutput:
     """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done.
 
@@ -370,9 +371,11 @@ def process_clip(
     as ``read_plates(frame, [], skip_inside=boxes, tiles=bool)`` (as ``PlateReader.read_image`` takes them).
     ``conf``: a track becomes a sighting once a box this confident joins it; ``low_conf``: weaker boxes
     are ignored (``detect`` must keep boxes down to it); ``start_conf``: a box starts a track from here.
-    Tracks of one vehicle broken by a dropout or a gap between windows are joined (:mod:`dashcam.track_join`).
+    Tracks of one vehicle broken by a dropout or a gap between windows are joined (:mod:`dashcam.track_join`);
+    windows less than ``bridge_s`` apart are looked at as one (:func:`bridge`).
     """
     path = Path(path)
+    windows = bridge(windows, bridge_s)
     timings = {"decode": 0.0, "detect": 0.0, "plates": 0.0, "media": 0.0}
     sightings: list[SightingOut] = []
     cuts: list[float] = []
@@ -438,6 +441,20 @@ def process_clip(
     return HeavyOutput(
         sightings, frames_done, len(windows), error, {k: round(v, 3) for k, v in timings.items()}, edges
     )
+
+
+def bridge(windows: Sequence[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
+    """``windows`` with those less than ``gap_s`` apart made one. The cheap pass samples a frame or two a
+    second and its detector loses a car for seconds at a time as the heavy one does; a gap that short
+    between two windows is most often the same vehicles still in view. Looking at it costs its frames,
+    and gives one track with boxes all the way instead of two parts joined over a blank."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(windows):
+        if out and start - out[-1][1] < gap_s:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _thumb(look: np.ndarray) -> list[int]:

@@ -190,6 +190,7 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
                 batch_size=batch,
                 conf=g.detection.vehicle_conf,
                 low_conf=g.detection.vehicle_low_conf,
+                bridge_s=g.detection.window_bridge_s,
             )
         except VideoError as exc:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc

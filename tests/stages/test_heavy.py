@@ -351,3 +351,39 @@ def test_a_plate_recogniser_is_part_of_the_cache_key_and_reads_whole_boxes(
     second = heavy_key(ctx, "a" * 64)
     model.write_bytes(model.read_bytes() + b"\0")  # other weights under the same name: another key
     assert len({key, second, heavy_key(ctx, "a" * 64)}) == 3
+
+
+def test_windows_a_few_seconds_apart_are_looked_at_as_one() -> None:
+    """The cheap pass lost the vehicle for a few seconds between two windows: the heavy stage looks at the
+    gap too, so the vehicle is one track with boxes all the way; windows further apart stay apart."""
+    import numpy as np
+
+    from dashcam.heavy import bridge, process_clip
+    from dashcam.vision.types import Detection
+
+    assert bridge([(5.0, 8.0), (0.0, 2.0)], 6.0) == [(0.0, 8.0)]
+    assert bridge([(0.0, 2.0), (8.5, 9.0)], 6.0) == [(0.0, 2.0), (8.5, 9.0)]
+    assert bridge([(0.0, 2.0), (5.0, 8.0)], 0.0) == [(0.0, 2.0), (5.0, 8.0)]
+
+    def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+        return [[Detection(400.0, 300.0, 600.0, 450.0, 0.9, "car", 2)] for _ in batch]
+
+    clip = testdata_file("video/lanes/solidWhiteRight.mp4")
+    seen: dict[float, list[float]] = {}
+    for gap in (0.0, 6.0):
+        times: list[float] = []
+        out = process_clip(
+            clip,
+            [(0.0, 2.0), (5.0, 8.0)],
+            detect=detect,
+            read_plates=None,
+            fps=10,
+            bridge_s=gap,
+            on_frame=times.append,
+        )
+        cars = [s for s in out.sightings if s.label == "car"]
+        assert len(cars) == 1
+        seen[gap] = [b[0] for b in cars[0].boxes]
+        assert out.frames == len(times)
+    assert not any(2.2 < t < 4.8 for t in seen[0.0])  # not looked at: no box there
+    assert sum(1 for t in seen[6.0] if 2.2 < t < 4.8) >= 20  # looked at: the car at every frame
