@@ -21,6 +21,7 @@ PLATE_MIN_CONFIDENCE = 1.2
 # overlapping DOUBLE_IOU or more in the middle frame of those (two cars side by side: 0 to 0.1)
 DOUBLE_SHARE = 0.6
 DOUBLE_IOU = 0.3
+DOUBLE_GAP_S = 1.5
 
 
 def plate_of(reads: Sequence[PlateObservation]) -> str | None:
@@ -79,14 +80,30 @@ def _doubles(s: SightingOut, host: SightingOut) -> bool:
 
     from dashcam.vision.tracking import iou_matrix
 
-    at = {round(b[0], 3): b[1:5] for b in host.boxes}
-    pairs = [(b[1:5], at[round(b[0], 3)]) for b in s.boxes if round(b[0], 3) in at]
+    pairs = [(b[1:5], at) for b in s.boxes if (at := _box_at(host.boxes, b[0])) is not None]
     if not pairs or len(pairs) < DOUBLE_SHARE * len(s.boxes):
         return False
     a = np.array([p[0] for p in pairs], dtype=float)
     b = np.array([p[1] for p in pairs], dtype=float)
     overlap = np.diag(iou_matrix(a, b)) if len(pairs) < 400 else np.zeros(1)
     return float(np.median(overlap)) >= DOUBLE_IOU
+
+
+def _box_at(rows: Sequence[Sequence[float]], t: float) -> Sequence[float] | None:
+    """A track's box at time ``t``: its own, or where it was lost for at most DOUBLE_GAP_S, the line between
+    the boxes either side (the detector's boxes on one vehicle often go to its double for a few frames)."""
+    import bisect
+
+    i = bisect.bisect_left([r[0] for r in rows], t - 1e-6)
+    if i < len(rows) and abs(rows[i][0] - t) <= 1e-3:
+        return rows[i][1:5]
+    if i == 0 or i == len(rows):
+        return None
+    a, b = rows[i - 1], rows[i]
+    if b[0] - a[0] > DOUBLE_GAP_S:
+        return None
+    k = (t - a[0]) / (b[0] - a[0])
+    return [a[j] + (b[j] - a[j]) * k for j in range(1, 5)]
 
 
 def fold(host: SightingOut, s: SightingOut) -> None:

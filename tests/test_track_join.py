@@ -95,3 +95,24 @@ def test_a_car_waiting_at_the_lights_is_found_where_it_was_left(looks: dict[str,
     moved = Tracklet(_boxes(18, 21, 600, 0, h0=150), "car", looks["red1"])
     assert chains([a, still]) == [[0, 1]]
     assert chains([a, moved]) == [[0], [1]]
+
+
+def _sighting(track_id: int, rows: list[list[float]]) -> object:
+    from dashcam.heavy import SightingOut
+
+    return SightingOut(track_id, "car", 0.6, rows[0][0], rows[-1][0], rows[0][0], rows[0][1:5], rows)
+
+
+def test_a_second_box_on_one_vehicle_is_folded_into_it_and_a_neighbour_is_not() -> None:
+    """The detector's box on the left half of a van went to a second track for a second, and the van's
+    own track lost those frames: the second track is the van's double all the same. A car beside the van
+    (their boxes barely touching) stays a vehicle of its own."""
+    from dashcam.heavy_join import fold_duplicates
+
+    times = [round(10 + 0.1 * k, 1) for k in range(30)]
+    van = [[t, 860.0, 260.0, 1060.0, 460.0, 0.6] for t in times if not 11.0 < t < 11.9]
+    half = [[t, 860.0, 262.0, 955.0, 458.0, 0.4] for t in (10.9, 11.3, 11.4, 11.8)]
+    beside = [[t, 1050.0, 280.0, 1200.0, 430.0, 0.5] for t in (10.9, 11.3, 11.4, 11.8)]
+    kept = fold_duplicates([_sighting(1, van), _sighting(2, half)])  # type: ignore[list-item]
+    assert len(kept) == 1 and kept[0].merged_from == 2
+    assert len(fold_duplicates([_sighting(1, van), _sighting(3, beside)])) == 2  # type: ignore[list-item]
