@@ -2,7 +2,7 @@
 each preprocess and heavy flow run in a container of the image `infra/docker/build-images.sh` builds.
 
 On loopback with the cluster harness (:mod:`dashcam.testing.cluster`: throwaway PostgreSQL, `prefect server
-start`, `dashcam setup`): a synthetic clip goes through the four pools as process pools first; then the edge and
+start`, `dashcam setup`): a real clip goes through the four pools as process pools first; then the edge and
 gpu pools are made again as docker pools (`dashcam setup --docker edge,gpu`) and the same frames go through
 containers, giving the same database rows; a heavy container killed in the middle of a clip ends, through the
 reconcile sweep, in a rerun with the same rows again and no duplicates.
@@ -27,7 +27,7 @@ from dashcam.procs import _pid_space
 from dashcam.testing import cluster, containers
 from dashcam.testing.cluster import Cluster
 from tests.camera.fake_camera import mp4_variant
-from tests.support import models_dir, need
+from tests.support import models_dir, need, testdata_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.docker]
 
@@ -63,11 +63,13 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A short synthetic drive (640x360, 8 s at 15 fps): a car (its plate too small to read), a GPS track."""
-    from dashcam.synth import synthesize
+    """A real clip (the lanes footage: 8.8 s of road with cars, 960x540) with a GPS track written into it the
+    way a Viofo does, so that the containers' GPS reading is compared too."""
+    from dashcam.gps import write_gps
+    from dashcam.synth.route import make_route
 
-    out = tmp_path_factory.mktemp("synth") / CLIP_NAME.format(seq=1)
-    synthesize(out, seconds=8, fps=15, size=(640, 360), seed=0)
+    out = tmp_path_factory.mktemp("clip") / CLIP_NAME.format(seq=1)
+    write_gps(testdata_file("video/lanes/solidWhiteRight.mp4"), out, make_route(9.0, seed=0).fixes)
     return out.read_bytes()
 
 
@@ -234,7 +236,9 @@ def _ran_in_containers(d: Cluster, clip_id: int, images: dict[str, str], label: 
         assert space != _pid_space(), run.owner_process
 
 
-@pytest.mark.timeout(1800)  # a cold build of the images (minutes) runs in the first fixture
+# a cold build of the images (minutes) runs in the first fixture; each flow run takes a minute to start on a
+# loaded 2-core machine, and the clip goes through the four stages three times
+@pytest.mark.timeout(3600)
 def test_docker_pools_run_each_flow_in_a_container(
     deployment: Cluster, tmp_path: Path, images: dict[str, str], clip_bytes: bytes, label: str
 ) -> None:
@@ -246,7 +250,7 @@ def test_docker_pools_run_each_flow_in_a_container(
 
     # the process pools: the reference rows
     _feed(d, tmp_path, 1, clip_bytes)
-    wait_for("the clip through the process pools", lambda: d.archived() >= 1, timeout=300, every=2)
+    wait_for("the clip through the process pools", lambda: d.archived() >= 1, timeout=900, every=2)
     (first,) = _clip_ids(d)
     reference = _rows(d, first)
     assert reference["sightings"] and reference["gps"] and reference["windows"]
@@ -255,7 +259,7 @@ def test_docker_pools_run_each_flow_in_a_container(
     # the same frames through containers
     _to_docker(d, images, label)
     _feed(d, tmp_path, 2, mp4_variant(clip_bytes, "docker"))
-    wait_for("the clip through the docker pools", lambda: d.archived() >= 2, timeout=420, every=2)
+    wait_for("the clip through the docker pools", lambda: d.archived() >= 2, timeout=900, every=2)
     second = _clip_ids(d)[1]
     _ran_in_containers(d, second, images, label)
     assert _rows(d, second) == reference
@@ -268,7 +272,7 @@ def test_docker_pools_run_each_flow_in_a_container(
         run = d.stage_runs().get(third[0], {}).get("heavy") if third else None
         return run if run is not None and run.status == "running" else None
 
-    run = wait_for("the heavy stage to start in its container", heavy_running, timeout=300, every=0.2)
+    run = wait_for("the heavy stage to start in its container", heavy_running, timeout=600, every=0.2)
     third, dead_run = run.clip_id, run.flow_run_id
     (box,) = [
         c
@@ -283,7 +287,7 @@ def test_docker_pools_run_each_flow_in_a_container(
         return d.archived(allow_crashed=None) >= 3
 
     # each sweep is a flow run of its own (seconds of start-up): one every 30 s, not a pile of them
-    wait_for("the killed clip to be rerun in a new container", recovered, timeout=300, every=30)
+    wait_for("the killed clip to be rerun in a new container", recovered, timeout=900, every=30)
     heavy = d.stage_runs()[third]["heavy"]
     assert heavy.status == "done" and heavy.attempts == 2 and heavy.flow_run_id != dead_run
     killed = next(c for c in containers.containers(label) if c["Id"] == box["Id"])
