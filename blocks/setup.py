@@ -31,6 +31,10 @@ DEVICE_POOLS = {
     "shed_nas": "archive",
 }
 ZOMBIE_AUTOMATION = "dashcam: crash flow runs whose heartbeat stopped"
+# Where the images of the docker pools hold the project (infra/docker/*.Dockerfile, WORKDIR): their flow runs
+# start there, whatever folder the process pools' devices installed it in.
+IMAGE_CODE_DIR = "/opt/dashcam-processor"
+SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
 
 
 def gpu_slot_name(hostname: str) -> str:
@@ -73,6 +77,7 @@ def setup(
     docker_pools: tuple[str, ...] = (),
     heartbeat_s: int = 30,
     zombie_after_s: int = 120,
+    notify_block: str | None = None,
     deploy: bool = True,
 ) -> list[str]:
     """Bring the server to the pipeline's state; returns what was done, one line each."""
@@ -83,8 +88,10 @@ def setup(
         done += _pools(config, results_path, docker_pools, heartbeat_s)
         done += _blocks(config, results_path)
         done += _automation(zombie_after_s)
+        if notify_block:
+            done += _notifications(notify_block)
     if deploy:
-        done += _deploy(server, code_dir or str(ROOT))
+        done += _deploy(server, code_dir or str(ROOT), docker_pools)
     return done
 
 
@@ -212,8 +219,61 @@ def _automation(zombie_after_s: int) -> list[str]:
     return [f"automation '{ZOMBIE_AUTOMATION}': {'updated' if existing else 'created'}"]
 
 
-def _deploy(server: str, code_dir: str) -> list[str]:
-    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use."""
+NOTIFY_AUTOMATIONS = {
+    # event -> (automation name, subject, body): Jinja over the event, as Prefect's actions template it
+    "dashcam.watchlist.hit": (
+        "dashcam-watchlist-notify",
+        "Watchlist: {{ event.payload.plate }} seen",
+        "{{ event.payload.message }}",
+    ),
+    "dashcam.clip.failed": (
+        "dashcam-failure-notify",
+        "dashcam: {{ event.payload.stage }} failed for clip {{ event.payload.clip_id }}",
+        "{{ event.payload.stage }} failed: {{ event.payload.error }}",
+    ),
+}
+
+
+def _notifications(block: str) -> list[str]:
+    """Automations that send watchlist hits and failed clips through the notification block the user made
+    (``TYPE/NAME``, e.g. ``slack-webhook/phone`` or ``custom-webhook/home-assistant``)."""
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    kind, _, name = block.partition("/")
+    if not kind or not name:
+        raise ValueError(f"--notify-block {block!r}: give it as TYPE/NAME, e.g. slack-webhook/phone")
+    with get_client(sync_client=True) as client:
+        try:
+            doc = client.read_block_document_by_name(name=name, block_type_slug=kind)
+        except Exception as exc:  # the server answers 404: one clear line
+            raise ValueError(
+                f"no notification block {block!r} on the server (make it in the Prefect UI)"
+            ) from exc
+    out = []
+    for event, (auto_name, subject, body) in NOTIFY_AUTOMATIONS.items():
+        trigger = EventTrigger(
+            expect={event}, match={"prefect.resource.id": "dashcam.*"}, posture=Posture.Reactive, threshold=1
+        )
+        action = SendNotification(block_document_id=doc.id, subject=subject, body=body)
+        try:
+            existing = Automation.read(name=auto_name)
+        except ValueError:
+            existing = None
+        if existing is not None:
+            if existing.trigger == trigger and existing.actions == [action]:
+                continue
+            existing.delete()
+        Automation(name=auto_name, trigger=trigger, actions=[action]).create()
+        out.append(f"automation '{auto_name}' ({event} -> {block}): {'updated' if existing else 'created'}")
+    return out
+
+
+def _deploy(server: str, code_dir: str, docker_pools: tuple[str, ...] = ()) -> list[str]:
+    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use; the
+    deployments of docker pools start in the images' project folder instead."""
     env = {**os.environ, "PREFECT_API_URL": server, "DASHCAM_CODE_DIR": code_dir}
     prefect = Path(sys.executable).with_name("prefect")
     proc = subprocess.run(
@@ -227,4 +287,28 @@ def _deploy(server: str, code_dir: str) -> list[str]:
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"prefect deploy failed: {' | '.join(tail)}")
-    return ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]
+    out = ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]
+    if docker_pools and code_dir != IMAGE_CODE_DIR:
+        out += _pull_from_image(server, docker_pools)
+    return out
+
+
+def _pull_from_image(server: str, docker_pools: tuple[str, ...]) -> list[str]:
+    """Point the pull step of the docker pools' deployments at the images' project folder: ``--code-dir``
+    names where the process pools' devices installed it, which a container need not have."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.client.schemas.filters import DeploymentFilter, WorkPoolFilter, WorkPoolFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    pull = [{SET_WORKING_DIRECTORY: {"directory": IMAGE_CODE_DIR}}]
+    out = []
+    with temporary_settings({PREFECT_API_URL: server}), get_client(sync_client=True) as client:
+        found = client.read_deployments(
+            deployment_filter=DeploymentFilter(),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=list(docker_pools))),
+        )
+        for dep in found:
+            client.update_deployment(dep.id, DeploymentUpdate(pull_steps=pull))
+            out.append(f"deployment {dep.name}: runs in its image's {IMAGE_CODE_DIR}")
+    return out

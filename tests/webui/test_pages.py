@@ -215,7 +215,7 @@ async def test_a_path_in_the_request_never_reaches_the_file_system(
     from dashcam.storage import Area
 
     touched: list[str] = []
-    for name in ("path", "open", "size", "exists"):
+    for name in ("path", "open", "size", "exists", "open_regular"):
         real = getattr(Area, name)
         monkeypatch.setattr(
             Area, name, lambda self, key, _r=real, **kw: (touched.append(key), _r(self, key, **kw))[1]
@@ -270,3 +270,15 @@ async def test_a_joined_sighting_says_so_and_a_user_splits_it(user: User, ids: d
         assert all(r.merged_from == 1 for r in rows)
     await user.open(f"/sighting/{sid}")
     await user.should_not_see("merged from")
+
+
+async def test_a_watchlist_pattern_the_engine_refuses_gets_one_message(user: User) -> None:
+    await login(user, "/plates")
+    user.find(marker="watch-name").type("sneaky")
+    user.find(marker="watch-pattern").type("(?=AB)AB12CDE")
+    user.find(marker="watch-mode").elements.pop().set_value("pattern")
+    user.find(marker="watch-add").click()
+    await user.should_see("pattern refused: only (?: ) groups are allowed", retries=50)
+    user.find(marker="watch-pattern").clear().type("A" * 65)
+    user.find(marker="watch-add").click()
+    await user.should_see("at most 64 are allowed", retries=50)
