@@ -38,7 +38,7 @@ def archive(
             from dashcam.db.session import get_engine
             from dashcam.stages.archive import pending_clip_ids
 
-            ids += pending_clip_ids(get_engine(url=runner.cfg.database_url()))
+            ids += pending_clip_ids(get_engine(runner.cfg))
         ids = list(dict.fromkeys(ids))
         if not ids:
             if json_out:
