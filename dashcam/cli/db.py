@@ -146,11 +146,7 @@ def _convert(cfg: Any, path: Path, source: Any, target: Any, *, verb: str, json_
 
 @db_app.command("encrypt")
 def encrypt(json_out: bool = JsonOpt) -> None:
-    """Encrypt the plain SQLite database with the key in force (DASHCAM_DB_KEY or encryption.db_key_file).
-
-    It is copied into a new encrypted file (sqlcipher_export), checked table by table, and renamed over the
-    old one: an interruption at any point leaves the plain database as it was. Stop the web UI and
-    workers first."""
+    """Encrypt the SQLite database with the key in force: a verified copy renamed over it (stop the UI first)."""
     from dashcam.crypt.keys import database_key
     from dashcam.db import cipher
 
@@ -169,8 +165,7 @@ def encrypt(json_out: bool = JsonOpt) -> None:
 def rekey(
     new_key_env: str = NewKeyEnvOpt, new_key_file: Path | None = NewKeyFileOpt, json_out: bool = JsonOpt
 ) -> None:
-    """Change the database key: the current one in DASHCAM_DB_KEY (or the key file), the new one in
-    DASHCAM_DB_NEW_KEY (or --new-key-file). Then put the new key where the old one was."""
+    """Change the database key (the new one in DASHCAM_DB_NEW_KEY or --new-key-file), the same safe way."""
     from dashcam.crypt.keys import database_key, database_key_from, new_key_text
     from dashcam.db import cipher
 
@@ -193,7 +188,7 @@ def rekey(
 
 @db_app.command("decrypt")
 def decrypt(json_out: bool = JsonOpt) -> None:
-    """Turn encryption off: copy the database into a plain file the same safe way. Then unset the key."""
+    """Turn the database's encryption off (a verified plain copy renamed over it); then unset the key."""
     from dashcam.crypt.keys import database_key
     from dashcam.db import cipher
 
