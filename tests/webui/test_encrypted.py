@@ -6,6 +6,7 @@ object is a 500 and a line in the server's log, never served."""
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -252,3 +253,29 @@ def test_tampered_and_cut_objects_are_refused_and_logged(live: dict[str, Any], b
     assert f"medium {crop} (archive/" in text and "fails its integrity check" in text
     assert f"medium {vid} (archive/" in text and "truncated or appended to" in text
     assert live["env"]["DASHCAM_ARCHIVE_KEY"] not in text and live["env"]["DASHCAM_DB_KEY"] not in text
+
+
+def test_the_status_page_and_config_show_say_it_is_on_never_the_key(
+    live: dict[str, Any], browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    keys = (live["env"]["DASHCAM_DB_KEY"], live["env"]["DASHCAM_ARCHIVE_KEY"])
+    _jar(live, browser)
+    browser.get(live["url"] + "/status")
+    title = (By.XPATH, "//*[text()='Encryption at rest']/..")
+    card = WebDriverWait(browser, 30).until(ec.presence_of_element_located(title))
+    said = card.text
+    assert "database: on: SQLCipher, key from DASHCAM_DB_KEY" in said, said
+    assert "archive: on: AES-256-GCM, key from DASHCAM_ARCHIVE_KEY" in said, said
+    assert not any(k in browser.page_source for k in keys)
+
+    res = dashcam(live["env"], "config", "show", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["encryption"] == {
+        "database": "on: SQLCipher, key from DASHCAM_DB_KEY",
+        "archive": "on: AES-256-GCM, key from DASHCAM_ARCHIVE_KEY",
+    }
+    assert not any(k in res.stdout + res.stderr for k in keys)
