@@ -56,7 +56,7 @@ def test_kill_9_of_the_main_process_alone_takes_the_prefect_server_with_it(
     """What the OOM killer does: only `dashcam` dies; its temporary Prefect server must not live on."""
     proc = user.start("run", "--prefect", str(footage))
     stop_all.append(proc)
-    wait_for("heavy to run", stage_running(user.db, "heavy"), proc=proc, timeout=180)
+    wait_for("heavy to run", stage_running(user.db, "heavy"), proc=proc, timeout=400)
     server = [p for p in processes_using(user.data) if p != proc.pid]
     assert server, "no temporary Prefect server was running"
     os.kill(proc.pid, signal.SIGKILL)
@@ -121,7 +121,7 @@ def test_ctrl_c_ends_in_one_line_within_five_seconds(
     proc, master = _in_a_terminal(user, "run", *how, str(footage))
     stop_all.append(proc)  # type: ignore[arg-type]
     try:
-        wait_for("heavy to run", stage_running(user.db, "heavy"), proc=proc, timeout=180)  # type: ignore[arg-type]
+        wait_for("heavy to run", stage_running(user.db, "heavy"), proc=proc, timeout=400)  # type: ignore[arg-type]
         _read_all(master, proc, 0.2)  # what start-up printed
         os.write(master, b"\x03")  # Ctrl-C at the keyboard
         pressed = time.monotonic()
