@@ -167,7 +167,12 @@ def convert(path: Path, source: Key | None, target: Key | None) -> dict[str, int
         )
         src.execute("BEGIN IMMEDIATE")  # no writer gets in while the copy is made
         if os.environ.get(PAUSE_ENV):  # the test hook kills the export half-way through, from here
-            src.set_progress_handler(lambda: _pause("exporting") or 0, 1000)
+
+            def exporting() -> int:
+                _pause("exporting")
+                return 0  # go on
+
+            src.set_progress_handler(exporting, 1000)
         src.execute("SELECT sqlcipher_export('converted')")
         src.set_progress_handler(None, 0)
         version = src.execute("PRAGMA main.user_version").fetchone()[0]
