@@ -31,6 +31,10 @@ DEVICE_POOLS = {
     "shed_nas": "archive",
 }
 ZOMBIE_AUTOMATION = "dashcam: crash flow runs whose heartbeat stopped"
+# Where the images of the docker pools hold the project (infra/docker/*.Dockerfile, WORKDIR): their flow runs
+# start there, whatever folder the process pools' devices installed it in.
+IMAGE_CODE_DIR = "/opt/dashcam-processor"
+SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
 
 
 def gpu_slot_name(hostname: str) -> str:
@@ -87,7 +91,7 @@ def setup(
         if notify_block:
             done += _notifications(notify_block)
     if deploy:
-        done += _deploy(server, code_dir or str(ROOT))
+        done += _deploy(server, code_dir or str(ROOT), docker_pools)
     return done
 
 
@@ -281,8 +285,9 @@ def _notifications(block: str) -> list[str]:
     return out
 
 
-def _deploy(server: str, code_dir: str) -> list[str]:
-    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use."""
+def _deploy(server: str, code_dir: str, docker_pools: tuple[str, ...] = ()) -> list[str]:
+    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use; the
+    deployments of docker pools start in the images' project folder instead."""
     env = {**os.environ, "PREFECT_API_URL": server, "DASHCAM_CODE_DIR": code_dir}
     prefect = Path(sys.executable).with_name("prefect")
     proc = subprocess.run(
@@ -296,4 +301,28 @@ def _deploy(server: str, code_dir: str) -> list[str]:
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"prefect deploy failed: {' | '.join(tail)}")
-    return ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]
+    out = ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]
+    if docker_pools and code_dir != IMAGE_CODE_DIR:
+        out += _pull_from_image(server, docker_pools)
+    return out
+
+
+def _pull_from_image(server: str, docker_pools: tuple[str, ...]) -> list[str]:
+    """Point the pull step of the docker pools' deployments at the images' project folder: ``--code-dir``
+    names where the process pools' devices installed it, which a container need not have."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.client.schemas.filters import DeploymentFilter, WorkPoolFilter, WorkPoolFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    pull = [{SET_WORKING_DIRECTORY: {"directory": IMAGE_CODE_DIR}}]
+    out = []
+    with temporary_settings({PREFECT_API_URL: server}), get_client(sync_client=True) as client:
+        found = client.read_deployments(
+            deployment_filter=DeploymentFilter(),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=list(docker_pools))),
+        )
+        for dep in found:
+            client.update_deployment(dep.id, DeploymentUpdate(pull_steps=pull))
+            out.append(f"deployment {dep.name}: runs in its image's {IMAGE_CODE_DIR}")
+    return out

@@ -114,8 +114,8 @@ class StageRun(SQLModel, table=True):
     owner_process: str | None = Field(
         default=None,
         max_length=160,
-        description="host/boot id/pid of the process holding the claim: on its own machine a dead one's "
-        "claim is free at once, without waiting for the lease",
+        description="host/boot id:pid namespace/pid of the process holding the claim: on its own machine "
+        "(and in its own container) a dead one's claim is free at once, without waiting for the lease",
     )
 
 

@@ -422,6 +422,9 @@ def test_logrotate_debug(tmp_path: Path) -> None:
 
 def _dockerfile_extras(text: str) -> set[str]:
     extras = set(re.findall(r"--extra[= ]([\w-]+)", text))
+    # an EXTRAS build arg (the gpu image's CPU variant): its default is what a plain `docker build` gets
+    for default in re.findall(r'^ARG EXTRAS="([\w\s-]+)"', text, flags=re.M):
+        extras |= set(default.split())
     for group in re.findall(r"\.\[([\w,\s-]+)\]", text):
         extras |= {e.strip() for e in group.split(",")}
     return extras
@@ -439,6 +442,18 @@ def test_dockerfile_extras(name: str, expected: set[str]) -> None:
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
     assert re.search(r"^FROM\s", text, flags=re.M)
+
+
+@pytest.mark.parametrize("name", ["edge", "gpu"])
+def test_dockerfile_builds_offline(name: str) -> None:
+    """What build-images.sh relies on: base images only through build args, no frontend fetched from a
+    registry (a `# syntax=` line), uv mounted rather than shipped, the CA bundle only as a build secret."""
+    text = (INFRA / "docker" / f"{name}.Dockerfile").read_text()
+    assert not re.search(r"^#\s*syntax=", text, flags=re.M)
+    froms = re.findall(r"^FROM\s+(\S+)", text, flags=re.M)
+    assert froms and all(f.startswith("${") for f in froms), froms
+    assert "COPY --from=uv" not in text and "--mount=from=uv,source=/uv" in text
+    assert "ca-certificates.crt" not in text and "id=ca_bundle" in text
 
 
 def test_edge_image_has_the_edge_tpu_runtime() -> None:
