@@ -161,7 +161,14 @@ def _blocks(config: Config, results_path: str) -> list[str]:
     from prefect.blocks.system import Secret
     from prefect.filesystems import LocalFileSystem
 
-    from blocks.storage import CAMERA_SECRET, DATABASE_SECRET, RESULTS_BLOCK, STORAGE_BLOCK, DashcamStorage
+    from blocks.storage import (
+        ARCHIVE_KEY_SECRET,
+        CAMERA_SECRET,
+        DATABASE_SECRET,
+        RESULTS_BLOCK,
+        STORAGE_BLOCK,
+        DashcamStorage,
+    )
 
     out = []
     DashcamStorage.register_type_and_schema()
@@ -179,6 +186,13 @@ def _blocks(config: Config, results_path: str) -> list[str]:
     if password:
         Secret(value=password).save(CAMERA_SECRET, overwrite=True)
         out.append(f"block {CAMERA_SECRET}: saved (secret)")
+    archive_key = config.settings.archive_key
+    if archive_key:
+        from dashcam.crypt.keys import archive_key_from
+
+        archive_key_from(archive_key, "DASHCAM_ARCHIVE_KEY")  # a weak key is refused here, not on a worker
+        Secret(value=archive_key).save(ARCHIVE_KEY_SECRET, overwrite=True)
+        out.append(f"block {ARCHIVE_KEY_SECRET}: saved (secret; the archive worker encrypts with it)")
     return out
 
 

@@ -109,6 +109,23 @@ class DatabaseSection(_Strict):
     )
 
 
+class EncryptionSection(_Strict):
+    enabled: bool = Field(
+        False,
+        description="Encrypt at rest: the SQLite database (SQLCipher) and new archive objects (AES-256-GCM). On, "
+        "a process without its keys refuses to start rather than write in the clear. A key set in the "
+        "environment turns its part on by itself.",
+    )
+    db_key_file: str | None = Field(
+        None,
+        description="File holding the database key (mode 0600, one line); DASHCAM_DB_KEY wins over it.",
+    )
+    archive_key_file: str | None = Field(
+        None,
+        description="File holding the archive key (mode 0600, one line); DASHCAM_ARCHIVE_KEY wins over it.",
+    )
+
+
 class PrefectSection(_Strict):
     api_url: str | None = Field(
         None,
@@ -379,6 +396,10 @@ class GlobalConfig(_Strict):
         description="Importing clips from a folder.",
     )
     database: DatabaseSection = Field(default_factory=DatabaseSection, description="Results database.")  # type: ignore[arg-type]
+    encryption: EncryptionSection = Field(
+        default_factory=EncryptionSection,  # type: ignore[arg-type]
+        description="Encryption at rest of the database and the archive (off by default).",
+    )
     prefect: PrefectSection = Field(default_factory=PrefectSection, description="Prefect server.")  # type: ignore[arg-type]
     camera: CameraSection = Field(default_factory=CameraSection, description="The dashcam.")  # type: ignore[arg-type]
     detection: DetectionSection = Field(default_factory=DetectionSection, description="Detection.")  # type: ignore[arg-type]

@@ -104,9 +104,13 @@ def main() -> None:
         app()
     except Exception as exc:  # noqa: BLE001 - what no command expected: one line, the rest with --debug
         from dashcam.cli.common import DEBUG, err_console, shown
+        from dashcam.crypt.keys import EncryptionProblem
 
         if DEBUG[0]:
             raise
+        if isinstance(exc, EncryptionProblem):  # a key to set or a file to fix: said as it is
+            err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
         text = str(exc).strip().splitlines()
         err_console.print(
             f"[bold red]error:[/] {type(exc).__name__}: {shown(text[0] if text else '')} "

@@ -108,9 +108,10 @@ def _session() -> Any:
     from dashcam.config import load_config
     from dashcam.db.session import ensure_schema, get_engine, session_scope
 
-    url = load_config().database_url()
-    ensure_schema(url)
-    return session_scope(get_engine(url=url))
+    config = load_config()
+    url = config.database_url()
+    ensure_schema(url, config=config)
+    return session_scope(get_engine(config, url=url))
 
 
 @api_key_app.command("create")

@@ -99,7 +99,7 @@ def prepare(cfg: Any, *, prefect_home: bool = False) -> None:
             Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"{exc.filename or cfg.settings.data_dir}: cannot create: {exc.strerror or exc}")
-    ensure_schema(cfg.database_url())
+    ensure_schema(cfg.database_url(), config=cfg)
 
 
 class Stages:
@@ -278,7 +278,7 @@ def interrupted_summary(cfg: Any, since: Any) -> str:
     done: dict[str, int] = {}
     abandoned: list[str] = []
     try:
-        with session_scope(get_engine(url=cfg.database_url())) as s:
+        with session_scope(get_engine(cfg)) as s:
             rows = s.execute(
                 select(StageRun.clip_id, StageRun.stage, StageRun.status, StageRun.error).where(
                     StageRun.finished_at >= since  # type: ignore[operator]

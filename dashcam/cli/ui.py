@@ -81,9 +81,9 @@ def _create_user(config: object, name: str, *, reset: bool) -> None:
         f"Password for {name}", hide_input=True, confirmation_prompt=True
     )
     url = config.database_url()  # type: ignore[attr-defined]
-    ensure_schema(url)
+    ensure_schema(url, config=config)  # type: ignore[arg-type]
     try:
-        with session_scope(get_engine(url=url)) as session:
+        with session_scope(get_engine(config, url=url)) as session:  # type: ignore[arg-type]
             if reset:
                 set_password(session=session, username=name, password=password)
             else:
@@ -109,9 +109,9 @@ def _accounts(config: object, delete: str | None, *, json_out: bool) -> None:
     from webui.auth import AccountError, delete_user, list_users
 
     url = config.database_url()  # type: ignore[attr-defined]
-    ensure_schema(url)
+    ensure_schema(url, config=config)  # type: ignore[arg-type]
     try:
-        with session_scope(get_engine(url=url)) as session:
+        with session_scope(get_engine(config, url=url)) as session:  # type: ignore[arg-type]
             if delete is not None:
                 delete_user(session=session, username=delete)
                 rows = []

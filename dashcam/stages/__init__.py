@@ -62,8 +62,8 @@ class StageContext:
     @cached_property
     def engine(self) -> Engine:
         url = self.config.database_url()
-        ensure_schema(url)
-        return get_engine(url=url)
+        ensure_schema(url, config=self.config)
+        return get_engine(self.config, url=url)
 
     @property
     def models_dir(self) -> str | None:
