@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class PlateRead:
     det_score: float
     alternatives: tuple[str, ...] = ()
     country: str | None = None
+    # the vote's per-character probabilities, one mapping per character of ``text`` (empty without them)
+    char_scores: tuple[Mapping[str, float], ...] = dataclasses.field(default=(), compare=False)
 
     @property
     def score(self) -> float:
@@ -343,7 +346,8 @@ class PlateReader:
             text, country = correct_format(voted.text, self.rules, voted.char_scores or None)
             raw = max(texts, key=lambda t: (t[0] == voted.text, t[1]))[2]
             alts = tuple(a for a in (voted.text, *voted.alternatives) if a != text)
-            reads.append(PlateRead(text, raw, voted.confidence, box, det_score, alts, country))
+            scores = voted.char_scores if len(voted.char_scores) == len(text) else ()
+            reads.append(PlateRead(text, raw, voted.confidence, box, det_score, alts, country, scores))
         unmatched = bool(self.rules.formats)
         return sorted(reads, key=lambda r: (unmatched and r.country is None, -r.score))
 

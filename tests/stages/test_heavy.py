@@ -183,7 +183,7 @@ def test_merged_tracks_keep_one_plate_read_per_frame() -> None:
             first,
             [0, 0, 1, 1],
             [[first, 0, 0, 1, 1, 0.9]],
-            reads=[PlateObservation(t, "AB12CDE", "AB12 CDE", c, [0, 0, 1, 1]) for t, c in reads],
+            reads=[PlateObservation(t, "AB12CDE", "AB12 CDE", c, [0, 0, 1, 1], evidence=c) for t, c in reads],
         )
 
     long = sighting(0.0, 4.0, [(1.0, 0.9), (2.0, 0.8)])
@@ -223,17 +223,22 @@ def test_a_scene_cut_ends_tracks_and_driving_does_not() -> None:
 def test_a_plate_read_three_times_alike_is_settled() -> None:
     from dashcam.heavy import PlateObservation, _TrackState
 
+    def obs(t: float, text: str, conf: float, ev: float | None = None) -> PlateObservation:
+        return PlateObservation(t, text, text, conf, [0, 0, 1, 1], evidence=conf if ev is None else ev)
+
     st = _TrackState()
     for conf in (0.9, 0.95):
-        st.reads.append(PlateObservation(len(st.reads) / 10, "AB12CDE", "AB12CDE", conf, [0, 0, 1, 1]))
+        st.reads.append(obs(len(st.reads) / 10, "AB12CDE", conf))
     assert not st.settled  # two reads are not yet a consensus
-    st.reads.append(PlateObservation(0.2, "AB12CDF", "AB12CDF", 0.9, [0, 0, 1, 1]))
+    st.reads.append(obs(0.2, "AB12CDF", 0.9))
     assert not st.settled  # a disagreement keeps the track being read
     for t in (0.3, 0.4, 0.5):
-        st.reads.append(PlateObservation(t, "AB12CDE", "AB12CDE", 0.92, [0, 0, 1, 1]))
+        st.reads.append(obs(t, "AB12CDE", 0.92))
     assert st.settled
-    st.reads[-1] = PlateObservation(0.5, "AB12CDE", "AB12CDE", 0.5, [0, 0, 1, 1])
+    st.reads[-1] = obs(0.5, "AB12CDE", 0.5)
     assert not st.settled  # an unsure read is not agreement
+    st.reads[-1] = obs(0.5, "AB12CDE", 0.99, ev=0.3)
+    assert not st.settled  # nor a sure read of a small or blurred plate: a nearer frame may read it better
 
 
 def test_the_whole_frame_pass_leaves_vehicles_read_by_their_crops_alone() -> None:
@@ -297,6 +302,7 @@ def test_an_unreadable_plate_is_read_again_until_it_reads_well() -> None:
     read once it is big enough wins the vote."""
     from types import SimpleNamespace
 
+    import cv2
     import numpy as np
 
     from dashcam.vision.types import Detection
@@ -317,8 +323,12 @@ def test_an_unreadable_plate_is_read_again_until_it_reads_well() -> None:
         text, conf = (f"20{frame_no[0] % 7}0", 0.6) if far else ("2GVX988", 0.99)
         return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=plate)]
 
+    from dashcam.synth.plates import render_plate, spec_for
+
     w = _window(detect, read_plates)
     img = np.zeros((720, 1280, 3), np.uint8)
+    # a sharp plate where the reads are (its evidence counts its sharpness and its 30 px height)
+    img[520:550, 600:700] = cv2.resize(render_plate(spec_for("2GVX988", "eu"), 30), (100, 30))
     for i in range(120):
         frame_no[0] = i
         w.add(i, i / 10, img, 1)
@@ -343,7 +353,11 @@ def test_a_plate_recogniser_is_part_of_the_cache_key_and_reads_whole_boxes(
     key = heavy_key(ctx, "a" * 64)
     assert heavy_key(ctx, "a" * 64) == key
     reader = plate_reader(ctx)
-    assert reader.crops.options.variants == ("tight", "plate") == reader.whole.options.variants
+    assert (
+        reader.crops.variants_of(reader.crops.ocr)
+        == ("tight", "plate")
+        == reader.whole.variants_of(reader.whole.ocr)
+    )
     plate_config(yaml, img_width=96)  # the same model, another input size: another key
     second = heavy_key(ctx, "a" * 64)
     model.write_bytes(model.read_bytes() + b"\0")  # other weights under the same name: another key
