@@ -41,10 +41,14 @@ SCENE_CUT = 25.0
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
 DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones
-# a track's plate is read until SETTLED_READS reads in a row agree, each with evidence (confidence, scaled
-# down for a small or blurred plate) of SETTLED_EVIDENCE or better: far, blurred agreement is not settled
+# a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better; while
+# the plate still grows in the frame (by PLATE_GROWING over those reads: an approaching car), only
+# agreement on evidence (confidence scaled down for a small or blurred plate) of SETTLED_EVIDENCE settles
+# it: far, blurred agreement (S read as 5 three times) would otherwise end the reading before the sharp view
 SETTLED_READS = 3
+SETTLED_CONFIDENCE = 0.8
 SETTLED_EVIDENCE = 0.8
+PLATE_GROWING = 1.15
 MIN_VEHICLE_HEIGHT = 40  # px: smaller vehicles are too far for a plate read
 CLIP_FPS_MAX = 15.0
 CLIP_WIDTH = 640
@@ -130,13 +134,21 @@ class _TrackState:
 
     @property
     def settled(self) -> bool:
-        """Three reads in a row agree, each on good evidence: more reads of this plate would not change it."""
+        """Three reads in a row agree, each confidently, and the plate is not about to be seen better: more
+        reads of it would not change it."""
         last = self.reads[-SETTLED_READS:]
-        return (
-            len(last) == SETTLED_READS
-            and len({r.text for r in last}) == 1
-            and all(r.evidence >= SETTLED_EVIDENCE for r in last)
-        )
+        if (
+            len(last) < SETTLED_READS
+            or len({r.text for r in last}) != 1
+            or any(r.confidence < SETTLED_CONFIDENCE for r in last)
+        ):
+            return False
+        growing = _height(last[-1].box) > _height(last[0].box) * PLATE_GROWING
+        return not growing or all(r.evidence >= SETTLED_EVIDENCE for r in last)
+
+
+def _height(box: Sequence[float]) -> float:
+    return float(box[3] - box[1])
 
 
 def _quality(box: Sequence[float], score: float) -> float:

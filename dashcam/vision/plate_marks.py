@@ -18,12 +18,14 @@ import numpy as np
 from dashcam.vision.plate_text import PlateRules, correct_format
 
 # The EU band: saturated blue (OpenCV hue 100-130 of 180), 4-15 % of the plate's width, at its left edge,
-# with the plate's white background right after it. Measured on OpenALPR's photos (ground-truth boxes cut
-# to the character band): found on 32 of 108 eu plates and on none of 222 us plates, whose frames, car paint
-# and blue lettering fail one of the tests.
-_BLUE_HUE = (100, 130)
+# with the plate's white background right after it. A band column is mostly blue, or partly blue and the
+# rest the band's yellow stars and white country code. Measured on OpenALPR's photos (ground-truth boxes cut
+# to the character band): found on 32 of 108 eu plates and on none of 222 us plates, whose frames, car
+# paint and blue lettering fail one of the tests.
+_BLUE_HUE, _YELLOW_HUE = (100, 130), (15, 40)
 _BLUE_MIN_SAT, _BLUE_MIN_VAL = 120, 50
-_BAND_COLUMN = 0.6  # share of a column's pixels that are blue for it to belong to the band
+_BAND_COLUMN = 0.6  # share of blue pixels that puts a column in the band
+_BAND_MIXED = (0.3, 0.8)  # or at least this share blue, and this share blue, yellow or white
 _BAND_WIDTH = (0.04, 0.15)
 _BAND_START = 0.10  # the band starts within this share of the crop's width (the box's margin)
 _WHITE_MAX_SAT, _WHITE_MIN_VAL, _WHITE_AFTER = 70, 110, 0.4
@@ -35,20 +37,23 @@ def eu_band_end(crop: np.ndarray) -> int:
         return 0
     hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    blue = (
-        (hue >= _BLUE_HUE[0]) & (hue <= _BLUE_HUE[1]) & (sat >= _BLUE_MIN_SAT) & (val >= _BLUE_MIN_VAL)
-    ).mean(axis=0)
+    blue = (hue >= _BLUE_HUE[0]) & (hue <= _BLUE_HUE[1]) & (sat >= _BLUE_MIN_SAT) & (val >= _BLUE_MIN_VAL)
+    white = (sat < _WHITE_MAX_SAT) & (val >= _WHITE_MIN_VAL)
+    yellow = (hue >= _YELLOW_HUE[0]) & (hue <= _YELLOW_HUE[1]) & (sat >= 100) & (val >= 100)
+    blue_share = blue.mean(axis=0)
+    in_band = (blue_share >= _BAND_COLUMN) | (
+        (blue_share >= _BAND_MIXED[0]) & ((blue | white | yellow).mean(axis=0) >= _BAND_MIXED[1])
+    )
     w = crop.shape[1]
-    start = next((c for c in range(int(w * _BAND_START) + 1) if blue[c] >= _BAND_COLUMN), None)
+    start = next((c for c in range(int(w * _BAND_START) + 1) if blue_share[c] >= _BAND_COLUMN), None)
     if start is None:
         return 0
     end = start
-    while end < w and blue[end] >= _BAND_COLUMN:
+    while end < w and in_band[end]:
         end += 1
     if not _BAND_WIDTH[0] * w <= end - start <= _BAND_WIDTH[1] * w:
         return 0
-    white = ((sat < _WHITE_MAX_SAT) & (val >= _WHITE_MIN_VAL)).mean(axis=0)
-    after = white[end : end + max(2, int(0.04 * w))]
+    after = white.mean(axis=0)[end : end + max(2, int(0.04 * w))]
     return end if after.size and float(after.mean()) >= _WHITE_AFTER else 0
 
 
@@ -61,18 +66,23 @@ def without_eu_band(crop: np.ndarray) -> np.ndarray:
 def drop_edge_mark(
     text: str, probs: Sequence[Mapping[str, float]] | None, rules: PlateRules
 ) -> tuple[str, Sequence[Mapping[str, float]] | None]:
-    """A read with a mark read as its first or last character, without it, where the country formats say so.
+    """A read with a mark read as its first characters (or its last one), without them, where the country
+    formats say so.
 
     Only with formats configured, and only when the text as read fits none of them (even with its confusable
-    characters swapped) while the text without its first (or else last) character fits one: a province
-    glyph or an EU band read as "E", "I" or "0" in front of a plate that fits exactly. Without formats a
-    character is never dropped: nothing says which one is the mark.
+    characters swapped) while the text without its first one or two characters (else its last one) fits
+    one: a province glyph read as one or two narrow letters, an EU band read as "E", "I" or "0", a frame
+    edge read as "I" after the plate. Without formats a character is never dropped: nothing says which one
+    is the mark.
     """
-    if not rules.formats or len(text) <= rules.min_length or correct_format(text, rules, probs)[1]:
+    if not rules.formats or correct_format(text, rules, probs)[1]:
         return text, probs
-    for cut in (slice(1, None), slice(None, -1)):
+    aligned = probs is not None and len(probs) == len(text)
+    for cut in (slice(1, None), slice(2, None), slice(None, -1)):
         rest = text[cut]
-        rest_probs = probs[cut] if probs is not None and len(probs) == len(text) else None
+        if len(rest) < rules.min_length:
+            continue
+        rest_probs = probs[cut] if aligned and probs is not None else None
         if correct_format(rest, rules, rest_probs)[1] is not None:
             return rest, rest_probs
     return text, probs

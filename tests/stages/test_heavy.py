@@ -223,8 +223,8 @@ def test_a_scene_cut_ends_tracks_and_driving_does_not() -> None:
 def test_a_plate_read_three_times_alike_is_settled() -> None:
     from dashcam.heavy import PlateObservation, _TrackState
 
-    def obs(t: float, text: str, conf: float, ev: float | None = None) -> PlateObservation:
-        return PlateObservation(t, text, text, conf, [0, 0, 1, 1], evidence=conf if ev is None else ev)
+    def obs(t: float, text: str, conf: float, ev: float | None = None, h: float = 30) -> PlateObservation:
+        return PlateObservation(t, text, text, conf, [0, 0, 2 * h, h], evidence=conf if ev is None else ev)
 
     st = _TrackState()
     for conf in (0.9, 0.95):
@@ -237,8 +237,18 @@ def test_a_plate_read_three_times_alike_is_settled() -> None:
     assert st.settled
     st.reads[-1] = obs(0.5, "AB12CDE", 0.5)
     assert not st.settled  # an unsure read is not agreement
-    st.reads[-1] = obs(0.5, "AB12CDE", 0.99, ev=0.3)
-    assert not st.settled  # nor a sure read of a small or blurred plate: a nearer frame may read it better
+    # sure reads of a plate still growing in the frame (an approaching car), small or blurred: a nearer
+    # frame may read it better
+    st.reads[-3:] = [
+        obs(0.3, "AB12CDE", 0.99, 0.3, 14),
+        obs(0.4, "AB12CDE", 0.99, 0.35, 16),
+        obs(0.5, "AB12CDE", 0.99, 0.4, 18),
+    ]
+    assert not st.settled
+    st.reads[-3:] = [obs(t, "AB12CDE", 0.99, 0.9, h) for t, h in ((0.3, 20), (0.4, 26), (0.5, 30))]
+    assert st.settled  # growing, but each read already on good evidence
+    st.reads[-3:] = [obs(t, "AB12CDE", 0.99, 0.4, h) for t, h in ((0.3, 18), (0.4, 17), (0.5, 17))]
+    assert st.settled  # not growing (a car ahead keeping its distance): this is as good as it gets
 
 
 def test_the_whole_frame_pass_leaves_vehicles_read_by_their_crops_alone() -> None:
