@@ -372,3 +372,103 @@ def test_a_plate_recogniser_is_part_of_the_cache_key_and_reads_whole_boxes(
     second = heavy_key(ctx, "a" * 64)
     model.write_bytes(model.read_bytes() + b"\0")  # other weights under the same name: another key
     assert len({key, second, heavy_key(ctx, "a" * 64)}) == 3
+
+
+def test_the_sharp_read_of_an_approaching_plate_wins() -> None:
+    """An approaching car: its plate grows from 10 to 34 px and sharpens. While small and blurred it is read
+    confidently wrong (S as 5, as real footage does); the few sharp reads at the end must carry the sighting.
+    Before, three alike confident reads ended the reading at once and the blurred read stood."""
+    from types import SimpleNamespace
+
+    import cv2
+    import numpy as np
+
+    from dashcam.heavy import PlateObservation
+    from dashcam.sighting_votes import sighting_plate
+    from dashcam.synth.plates import render_plate, spec_for
+    from dashcam.vision.types import Detection
+
+    car = (400.0, 200.0, 900.0, 650.0)
+    frame_no = [0]
+
+    def plate_height(i: int) -> int:
+        return min(34, 10 + i // 3)
+
+    def plate_box(i: int) -> tuple[float, float, float, float]:
+        h = plate_height(i)
+        w = round(h * 4.7)
+        return (650.0 - w / 2, 560.0 - h / 2, 650.0 - w / 2 + w, 560.0 - h / 2 + h)
+
+    def frame(i: int) -> np.ndarray:
+        img = np.full((720, 1280, 3), 70, np.uint8)
+        x1, y1, x2, y2 = (int(v) for v in plate_box(i))
+        plate = cv2.resize(
+            render_plate(spec_for("SD05BDS", "eu"), 120), (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA
+        )
+        far = plate_height(i) < 24  # soft while far (focus, motion), sharp from 24 px
+        img[y1:y2, x1:x2] = cv2.GaussianBlur(plate, (0, 0), 1.6) if far else plate
+        return img
+
+    def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+        return [[Detection(*car, 0.9, "car", 2)] for _ in batch]
+
+    def read_plates(img: np.ndarray, boxes: list, **_: object) -> list:
+        if not boxes:
+            return []
+        sharp = plate_height(frame_no[0]) >= 24
+        text, conf = ("SD05BDS", 0.97) if sharp else ("5D05BD5", 0.95)
+        return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=plate_box(frame_no[0]))]
+
+    w = _window(detect, read_plates)
+    for i in range(90):
+        frame_no[0] = i
+        w.add(i, i / 10, frame(i), 1)
+    w.flush()
+    (st,) = w.states.values()
+    texts = [r.text for r in st.reads]
+    assert "SD05BDS" in texts and texts.count("5D05BD5") > texts.count("SD05BDS")  # outnumbered
+    assert sighting_plate(st.reads).text == "SD05BDS"
+    best = max(st.reads, key=lambda r: r.evidence)
+    assert best.text == "SD05BDS" and all(
+        r.evidence < 0.75 * best.evidence for r in st.reads if r.text != best.text
+    )
+    # a crowd of unsure reads never outvotes one sure read: however many, they do not vote
+    crowd = [PlateObservation(t / 10, "5D05BD5", "", 0.95, [0, 0, 50, 10], evidence=0.3) for t in range(40)]
+    sure = PlateObservation(5.0, "SD05BDS", "", 0.97, [0, 0, 160, 34], evidence=0.9)
+    assert sighting_plate([*crowd, sure]).text == "SD05BDS"
+    assert "5D05BD5" in sighting_plate([*crowd, sure]).alternatives
+
+
+def test_vehicle_class_from_class_scores_over_the_track() -> None:
+    """The int8 YOLO hesitates between car and truck on a saloon (a car box and a truck box on it, the truck
+    a little ahead), then sees it clearly as a car. The summed class scores say car, and its share is kept;
+    the label of the top box per frame said truck."""
+    import numpy as np
+
+    from dashcam.sighting_votes import label_shares
+    from dashcam.vision.types import Detection
+
+    box = (300.0, 200.0, 700.0, 500.0)
+    frame_no = [0]
+
+    def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+        unsure = frame_no[0] < 8
+        car, truck = (0.45, 0.5) if unsure else (0.9, 0.15)
+        return [
+            [
+                Detection(*box, car, "car", 2),
+                Detection(box[0] + 4, box[1], box[2] + 4, box[3], truck, "truck", 7),
+            ]
+        ]
+
+    w = _window(detect, None)
+    img = np.zeros((720, 1280, 3), np.uint8)
+    for i in range(10):
+        frame_no[0] = i
+        w.add(i, i / 10, img, 1)
+    w.flush()
+    (s,) = w.sightings([])
+    assert s.label == "car"
+    shares = label_shares(s.class_votes)
+    assert list(shares) == ["car", "truck"]
+    assert shares["car"] == pytest.approx((8 * 0.45 + 2 * 0.9) / (8 * 0.95 + 2 * 1.05), abs=1e-3)
