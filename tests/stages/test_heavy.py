@@ -472,3 +472,28 @@ def test_vehicle_class_from_class_scores_over_the_track() -> None:
     shares = label_shares(s.class_votes)
     assert list(shares) == ["car", "truck"]
     assert shares["car"] == pytest.approx((8 * 0.45 + 2 * 0.9) / (8 * 0.95 + 2 * 1.05), abs=1e-3)
+
+
+def test_a_list_of_recognisers_is_read_and_keyed(pipeline_env: Path, tmp_path: Path) -> None:
+    """vision.ocr = [rapidocr, easyocr]: the video reader runs both; EasyOCR's weights and the list count in
+    the cache key (another order, another recogniser: another key)."""
+    from dashcam.stages.heavy import heavy_key, plate_reader
+
+    ctx = _config(pipeline_env, ocr={"type": "rapidocr"})
+    alone = heavy_key(ctx, "a" * 64)
+    ctx = _config(pipeline_env, ocr=[{"type": "rapidocr"}, {"type": "easyocr", "num_threads": 2}])
+    both = heavy_key(ctx, "a" * 64)
+    reader = plate_reader(ctx)
+    assert (
+        [o.backend for o in reader.crops.ocrs]
+        == ["rapidocr", "easyocr"]
+        == [o.backend for o in reader.whole.ocrs]
+    )
+    ctx = _config(pipeline_env, ocr=[{"type": "easyocr", "num_threads": 2}, {"type": "rapidocr"}])
+    assert len({alone, both, heavy_key(ctx, "a" * 64)}) == 3
+    # other EasyOCR weights under the same name: another key
+    (tmp_path / "english_g2.pth").write_bytes(b"weights one")
+    ctx = _config(pipeline_env, ocr=[{"type": "rapidocr"}, {"type": "easyocr", "model_dir": str(tmp_path)}])
+    first = heavy_key(ctx, "a" * 64)
+    (tmp_path / "english_g2.pth").write_bytes(b"weights two")
+    assert heavy_key(ctx, "a" * 64) != first
