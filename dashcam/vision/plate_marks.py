@@ -3,7 +3,7 @@
 Two places keep them out of the text. In the crop: a European plate's blue band (the EU stars and the
 country code) is cut off before the recogniser sees it (:func:`eu_band_end`). In the text: a character that
 a configured country format does not allow at the plate's edge, where the rest fits a format, is dropped
-(:func:`drop_edge_mark`). A confident non-plate glyph (a province character) is a separator for the CTC
+(:func:`drop_leading_mark`). A confident non-plate glyph (a province character) is a separator for the CTC
 decoder already (dashcam.vision.ctc.MARK_MASS); US state names sit outside the character band and are junk
 words of normalise().
 """
@@ -63,26 +63,25 @@ def without_eu_band(crop: np.ndarray) -> np.ndarray:
     return crop[:, end:] if end else crop
 
 
-def drop_edge_mark(
+def drop_leading_mark(
     text: str, probs: Sequence[Mapping[str, float]] | None, rules: PlateRules
 ) -> tuple[str, Sequence[Mapping[str, float]] | None]:
-    """A read with a mark read as its first characters (or its last one), without them, where the country
-    formats say so.
+    """A plate with a mark before it read as its first one or two characters, without them, where the
+    country formats say so.
 
-    Only with formats configured, and only when the text as read fits none of them (even with its confusable
-    characters swapped) while the text without its first one or two characters (else its last one) fits
-    one: a province glyph read as one or two narrow letters, an EU band read as "E", "I" or "0", a frame
-    edge read as "I" after the plate. Without formats a character is never dropped: nothing says which one
-    is the mark.
+    Only with formats configured, only when the text as read fits none of them (even with its confusable
+    characters swapped) while the text without its first character (else its first two: a province glyph
+    read as two narrow letters) fits one and still holds a digit (a dealer's name on the frame, COLLINS, is
+    no plate without its C). Without formats a character is never dropped: nothing says which one is the mark.
     """
     if not rules.formats or correct_format(text, rules, probs)[1]:
         return text, probs
     aligned = probs is not None and len(probs) == len(text)
-    for cut in (slice(1, None), slice(2, None), slice(None, -1)):
-        rest = text[cut]
-        if len(rest) < rules.min_length:
-            continue
-        rest_probs = probs[cut] if aligned and probs is not None else None
+    for k in (1, 2):
+        rest = text[k:]
+        if len(rest) < rules.min_length or not any(c.isdigit() for c in rest):
+            break
+        rest_probs = probs[k:] if aligned and probs is not None else None
         if correct_format(rest, rules, rest_probs)[1] is not None:
             return rest, rest_probs
     return text, probs

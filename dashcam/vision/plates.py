@@ -22,7 +22,7 @@ from dashcam.vision.config import (
 )
 from dashcam.vision.detectors import Detector, build_detector
 from dashcam.vision.ocr import OcrBackend, build_ocrs
-from dashcam.vision.plate_marks import drop_edge_mark, without_eu_band
+from dashcam.vision.plate_marks import drop_leading_mark, without_eu_band
 from dashcam.vision.plate_text import PlateConsensus, PlateRules, consensus, correct_format, normalise_map
 from dashcam.vision.types import OcrResult
 
@@ -337,16 +337,18 @@ class PlateReader:
             for r in mine:
                 text, kept = normalise_map(r.text, self.rules)
                 probs = tuple(r.char_probs[i] for i in kept) if len(r.char_probs) == len(r.text) else None
-                text, probs = drop_edge_mark(text, probs, self.rules)
                 texts.append((text, r.confidence, r.text, probs))
             good = [(t, c, p) for t, c, _, p in texts if self.rules.length_ok(t)]
             if not good:
                 continue
             voted: PlateConsensus = consensus(good, confusions=self.rules.confusions)
-            text, country = correct_format(voted.text, self.rules, voted.char_scores or None)
+            # a mark before the plate read as its first characters: dropped where the formats say so, after
+            # the vote (a read with an extra character inside, such as an emblem, must not lose an end one)
+            marked, char_scores = drop_leading_mark(voted.text, voted.char_scores or None, self.rules)
+            text, country = correct_format(marked, self.rules, char_scores)
             raw = max(texts, key=lambda t: (t[0] == voted.text, t[1]))[2]
             alts = tuple(a for a in (voted.text, *voted.alternatives) if a != text)
-            scores = voted.char_scores if len(voted.char_scores) == len(text) else ()
+            scores = tuple(char_scores) if char_scores and len(char_scores) == len(text) else ()
             reads.append(PlateRead(text, raw, voted.confidence, box, det_score, alts, country, scores))
         unmatched = bool(self.rules.formats)
         return sorted(reads, key=lambda r: (unmatched and r.country is None, -r.score))

@@ -163,7 +163,9 @@ def test_check_says_easyocr_weights_come_from_the_package(tmp_path: Path) -> Non
 
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "config.json").write_text(json.dumps({"vision": {"ocr": [{"type": "rapidocr"}, {"type": "easyocr"}]}}))
+    (conf / "config.json").write_text(
+        json.dumps({"vision": {"ocr": [{"type": "rapidocr"}, {"type": "easyocr"}]}})
+    )
     env = user_env(tmp_path / "home", DASHCAM_CONFIG_DIR=str(conf), DASHCAM_MODELS_DIR=str(models_dir()))
     res = run_dashcam(["models", "check", "--json"], cwd=tmp_path, env=env)
     models = {m["ref"]: m for m in json.loads(res.stdout)["models"]}

@@ -11,7 +11,7 @@ import pytest
 from dashcam.synth.plates import _glyphs, render_plate, spec_for
 from dashcam.vision.config import EasyOcrConfig, RapidOcrConfig
 from dashcam.vision.ocr import OcrBackend, build_ocr
-from dashcam.vision.plate_marks import drop_edge_mark, eu_band_end
+from dashcam.vision.plate_marks import drop_leading_mark, eu_band_end
 from dashcam.vision.plate_text import PlateRules
 from dashcam.vision.plates import PlateReader
 from tests.vision.conftest import gt_box
@@ -150,11 +150,16 @@ def test_eu_band_found_on_real_eu_plates_only(plates: list[dict[str, str]]) -> N
         assert eu_band_end(cn_plate("A12345", h)) == 0  # a blue plate is not a band
 
 
-def test_an_edge_character_is_dropped_only_where_formats_say_so() -> None:
+def test_a_leading_mark_is_dropped_only_where_formats_say_so() -> None:
     probs = [{c: 0.9} for c in "ERK123AB"]
-    assert drop_edge_mark("ERK123AB", probs, EU) == ("RK123AB", probs[1:])
-    assert drop_edge_mark("IXA12345", None, CN) == ("A12345", None)  # a glyph read as two letters
-    assert drop_edge_mark("RK123ABI", None, EU)[0] == "RK123AB"  # a frame edge after the plate
-    assert drop_edge_mark("BAS1234", None, EU)[0] == "BAS1234"  # fits as read
-    assert drop_edge_mark("ERK123AB", None, PlateRules())[0] == "ERK123AB"  # no formats: nothing to go by
-    assert drop_edge_mark("XYZXYZXYZ", None, EU)[0] == "XYZXYZXYZ"  # nothing fits either way
+    assert drop_leading_mark("ERK123AB", probs, EU) == ("RK123AB", probs[1:])
+    assert drop_leading_mark("IXA12345", None, CN) == ("A12345", None)  # a glyph read as two letters
+    assert drop_leading_mark("BAS1234", None, EU)[0] == "BAS1234"  # fits as read
+    assert drop_leading_mark("ERK123AB", None, PlateRules())[0] == "ERK123AB"  # no formats: nothing to go by
+    assert drop_leading_mark("XYZXYZXYZ", None, EU)[0] == "XYZXYZXYZ"  # nothing fits either way
+    # a dealer's name on the frame: without its first letters it would fit the US format, but holds no digit
+    us_any = PlateRules.build(formats=[("US", r"^[A-NP-Z0-9]{2,8}$")])
+    assert drop_leading_mark("COLLINS", None, us_any)[0] == "COLLINS"
+    # an emblem read inside a Czech plate (4B3 8 9376): no end is dropped to make the length fit
+    cz = PlateRules.build(formats=[("CZ", r"^[0-9][A-Z][0-9A-Z][0-9]{4}$")])
+    assert drop_leading_mark("4B389376", None, cz)[0] == "4B389376"
