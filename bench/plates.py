@@ -7,8 +7,8 @@
 Reads $DASHCAM_TESTDATA/plates/groundtruth.csv (set,image,x,y,width,height,plate; box = top-left + size) and
 prints per set: detection recall (a kept box with IoU >= 0.5), exact-match accuracy of the best read,
 accuracy within one character (edit distance <= 1) and ms per image, for our reader and for the naive chain
-(plate detector on the whole photo, best box, RapidOCR's own text, keep A-Z0-9). Target: exact match >= 0.85
-per set. Our reader decodes RapidOCR's recogniser output constrained to plate characters; ``--plain-ocr`` makes it
+(plate detector on the whole photo, best box, RapidOCR's own text, keep A-Z0-9). Targets (issue 19): exact
+match >= 0.85 on us, >= 0.93 on eu. Our reader decodes RapidOCR's recogniser output constrained to plate characters; ``--plain-ocr`` makes it
 take RapidOCR's own text instead (the reader before that change). ``--plate-ocr`` reads with a plate-specific
 slot recogniser instead (the plate_onnx backend, e.g. fast-plate-ocr's cct_s_v2_global.onnx from
 `dashcam models pull fast-plate-ocr`; its plate_config.yaml is looked up beside it). ``--ocr`` names the
@@ -47,7 +47,7 @@ from dashcam.vision.ocr import OcrBackend, build_ocr  # noqa: E402
 from dashcam.vision.plate_text import PlateRules, edit_distance  # noqa: E402
 from dashcam.vision.plates import PlateReader, PlateReaderOptions  # noqa: E402
 
-TARGET = 0.85
+TARGETS = {"us": 0.85, "eu": 0.93}
 
 # (country, pattern) a user would configure for each region; tried in order.
 FORMATS: dict[str, list[tuple[str, str]]] = {
@@ -253,8 +253,8 @@ def main() -> int:
         if not args.no_baseline:
             print(base.line("naive"))
         exact = ours.exact / ours.n
-        ok &= exact >= TARGET
-        print(f"  target exact >= {TARGET}: {'PASS' if exact >= TARGET else 'FAIL'}")
+        ok &= exact >= TARGETS[name]
+        print(f"  target exact >= {TARGETS[name]}: {'PASS' if exact >= TARGETS[name] else 'FAIL'}")
     for backend, timer in timers:
         print(
             f"{backend}: {1000 * timer.seconds / max(timer.crops, 1):.1f} ms per crop ({timer.crops} crops)"
