@@ -14,6 +14,7 @@ and `dashcam run` time outside the stages (wall minus the stage runs it records)
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -61,7 +62,12 @@ def main() -> int:
         d.mkdir()
         # the same bytes under another name would be a known clip: a trailing MP4 `free` box makes it new
         data = clip.read_bytes() + (12).to_bytes(4, "big") + b"free" + tag.encode()[:4].ljust(4, b"-")
-        (d / f"2024_0518_0930{len(tag) % 60:02d}_{abs(hash(tag)) % 999999:06d}F.MP4").write_bytes(data)
+        dst = d / f"2024_0518_0930{len(tag) % 60:02d}_{abs(hash(tag)) % 999999:06d}F.MP4"
+        dst.write_bytes(data)
+        # written a minute ago, as a card copied before the import: a file written a moment ago makes the
+        # import wait `import.stable_s` (2 s) to be sure nothing is still writing it
+        old = time.time() - 60
+        os.utime(dst, (old, old))
         return d
 
     try:
@@ -110,9 +116,9 @@ def main() -> int:
         )
 
         # the other way to run the stages on one machine: Prefect flows on a temporary server (`--prefect`)
-        def ingest_prefect(i: int, data: Path) -> float:
+        def ingest_prefect(tag: str, data: Path) -> float:
             return timed(
-                [DASHCAM, "ingest", "--prefect", "--from", str(folder_of_one(f"p{data.name}{i}"))],
+                [DASHCAM, "ingest", "--prefect", "--from", str(folder_of_one(tag))],
                 env("p", DASHCAM_DATA_DIR=str(data)),
                 work,
             )
@@ -120,14 +126,14 @@ def main() -> int:
         rows.append(
             (
                 "  the same with --prefect (fresh folder)",
-                median_of(n, lambda i: ingest_prefect(i, work / f"data-prefect-{i}")),
+                median_of(n, lambda i: ingest_prefect(f"pf{i}", work / f"data-prefect-{i}")),
                 None,
             )
         )
         rows.append(
             (
                 "  the same with --prefect (after)",
-                median_of(n, lambda i: ingest_prefect(i, work / "data-prefect-0")),
+                median_of(n, lambda i: ingest_prefect(f"pa{i}", work / "data-prefect-0")),
                 None,
             )
         )

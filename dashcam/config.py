@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dashcam.settings import Settings, get_settings
 from dashcam.vision.config import VisionConfig
@@ -137,9 +137,21 @@ class CameraSection(_Strict):
     poll_interval_s: int = Field(300, ge=10, description="How often the NAS looks for the camera (seconds).")
 
 
+class NotifySection(_Strict):
+    url: str | None = Field(
+        None,
+        description="Apprise URL that watchlist hits are sent to when the stages run on one machine (ntfy://, "
+        "mailto://, json://, a Home Assistant webhook ...). It often holds a token: prefer url_env.",
+    )
+    url_env: str = Field(
+        "DASHCAM_NOTIFY_URL",
+        description="Environment variable holding the Apprise URL (wins over url).",
+    )
+
+
 class ImportSection(_Strict):
     stable_s: float = Field(
-        5.0,
+        2.0,
         ge=0,
         description="A file in a folder being imported is taken only once its size and time have not changed "
         "for this many seconds (a copy still being written waits, or is left for the next run).",
@@ -221,6 +233,29 @@ class WebUiSection(_Strict):
         description="Map tile URL template ({z}/{x}/{y}); point it at your own tile server, or 'none' for no tiles. "
         "DASHCAM_UI_TILE_URL overrides it.",
     )
+    public_url: str | None = Field(
+        None,
+        description="Address people open the web UI at (e.g. https://dashcam.home.example): links to "
+        "sightings in Prefect artifacts and notifications start with it. None: no links.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed, e.g. ['127.0.0.1'] behind the guide's nginx on the same host. Default: none, so no "
+        "client chooses the address that is recorded and rate-limited, nor whether the request was TLS.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return v
 
 
 class ArchiveSection(_Strict):
@@ -305,6 +340,10 @@ class GlobalConfig(_Strict):
         default_factory=StoragePaths,  # type: ignore[arg-type]
         description="Where each storage area lives.",
     )
+    notify: NotifySection = Field(
+        default_factory=NotifySection,  # type: ignore[arg-type]
+        description="Being told on one machine (a deployment uses a Prefect automation: `dashcam setup --notify-block`).",
+    )
     import_: ImportSection = Field(
         default_factory=ImportSection,  # type: ignore[arg-type]
         alias="import",
@@ -324,6 +363,21 @@ class GlobalConfig(_Strict):
     models_dir: str | None = Field(
         None, description="Folder searched for model weights (after DASHCAM_MODELS_DIR)."
     )
+    model_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="sha256 to pin, by model or file name, for a downloadable model this project has no "
+        "published checksum for (`dashcam models pull` refuses such a download until it is pinned here).",
+    )
+
+    @field_validator("model_sha256")
+    @classmethod
+    def _sha256s(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name, digest in v.items():
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"model_sha256[{name!r}] is not a sha256 (64 hex digits)")
+        return {k: d.lower() for k, d in v.items()}
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 

@@ -6,8 +6,11 @@ this module only holds what differs per process: where things are on this machin
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +25,8 @@ ENV_VARS: dict[str, str] = {
     "DASHCAM_TESTDATA": "folder of real test data (tests only)",
     "DASHCAM_STRICT_TESTS": "1: a test that lacks its data, model or service fails instead of skipping",
     "DASHCAM_CAMERA_PASSWORD": "the dashcam's Wi-Fi API password, when the camera needs one",
-    "DASHCAM_SECRET_KEY": "secret that signs web UI sessions and API tokens (required by `dashcam ui`)",
+    "DASHCAM_SECRET_KEY": "secret that signs web UI sessions and API tokens (required by `dashcam ui`; "
+    "refused when short, well known or of low entropy)",
 }
 
 DEFAULT_CONFIG_DIR = Path("/etc/dashcam-processor")
@@ -30,6 +34,26 @@ DEFAULT_DATA_DIR = Path("dashcam-data")
 
 # Values that must never be accepted as secrets.
 _WEAK_SECRETS = {"", "changeme", "change-me", "secret", "default", "dashcam", "password"}
+MIN_SECRET_BITS = 80
+"""Least estimated entropy of DASHCAM_SECRET_KEY (token_urlsafe(32) gives about 200)."""
+
+
+def _shannon_bits(symbols: list[int]) -> float:
+    n = len(symbols)
+    return -sum(c / n * math.log2(c / n) for c in Counter(symbols).values()) * n if n else 0.0
+
+
+def estimated_bits(key: str) -> float:
+    """A cautious estimate of a secret's entropy: the least of three views that each catch one kind of weak key.
+
+    Per-character Shannon entropy times length catches few distinct characters (16 x "a": 0 bits);
+    the same over the steps between neighbours catches runs ("0123456789abcdef"); zlib's compressed size
+    catches a repeated block. None proves randomness: this only refuses keys that are plainly weak.
+    """
+    codes = [ord(c) for c in key]
+    steps = [(b - a) % 0x110000 for a, b in zip(codes, codes[1:], strict=False)]
+    packed = (len(zlib.compress(key.encode(), 9)) - len(zlib.compress(b"", 9))) * 8
+    return min(_shannon_bits(codes), _shannon_bits(steps), float(packed))
 
 
 class SettingsError(ValueError):
@@ -67,12 +91,17 @@ class Settings:
         )
 
     def require_secret_key(self) -> str:
-        """The session/token secret; refuses a missing, short or well-known one."""
+        """The session/token secret; refuses a missing, short, well-known or plainly low-entropy one."""
         key = self.secret_key or ""
+        make = '(e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
         if key.lower() in _WEAK_SECRETS or len(key) < 16:
             raise SettingsError(
-                "DASHCAM_SECRET_KEY must be set to a random string of at least 16 characters "
-                '(e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
+                f"DASHCAM_SECRET_KEY must be set to a random string of at least 16 characters {make}"
+            )
+        if (bits := estimated_bits(key)) < MIN_SECRET_BITS:
+            raise SettingsError(
+                f"DASHCAM_SECRET_KEY looks guessable (about {bits:.0f} bits of entropy, at least "
+                f"{MIN_SECRET_BITS} needed): use a random string {make}"
             )
         return key
 

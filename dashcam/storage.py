@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import uuid
@@ -152,6 +153,46 @@ class Area:
 
     def open(self, key: str) -> IO[bytes]:
         return open(self.path(key), "rb") if self.is_local else self._fs().open(self.url(key), "rb")
+
+    def open_regular(self, key: str) -> int:
+        """A read-only descriptor of a regular file inside this local area, opened without following links.
+
+        Whoever can write to a share can plant a symlink in it. Each folder on the way is opened relative
+        to the one before with O_NOFOLLOW, so a link anywhere under the root (to a file or to a folder)
+        is refused, and so is anything but a regular file (a FIFO, a device); the real path of the open
+        file must lie under the root. The root itself is taken as configured (it may be a mount point).
+        """
+        if not self.is_local:
+            raise StorageError(f"{self.name} area is remote ({self.root}); no local file")
+        parts = check_key(key).split("/")
+        root = os.path.realpath(self.root)
+        nofollow = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise StorageError(f"{self.name} area {root}: {exc.strerror}") from None
+        try:
+            for part in parts[:-1]:
+                inner = os.open(part, nofollow | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            # O_NONBLOCK: opening a FIFO planted under the key must not wait for a writer
+            found = os.open(parts[-1], nofollow | os.O_NONBLOCK, dir_fd=fd)
+        except OSError as exc:
+            raise StorageError(f"{self.name}/{key}: not a plain file of the area ({exc.strerror})") from None
+        finally:
+            os.close(fd)
+        problem = None
+        if not stat.S_ISREG(os.fstat(found).st_mode):
+            problem = "not a regular file"
+        elif os.path.exists(proc := f"/proc/self/fd/{found}"):
+            real = os.path.realpath(proc)
+            if not real.startswith(root.rstrip(os.sep) + os.sep):
+                problem = f"its real path {real} is outside the area"
+        if problem:
+            os.close(found)
+            raise StorageError(f"{self.name}/{key}: {problem}")
+        return found
 
     def sha256(self, key: str) -> str:
         if self.is_local:

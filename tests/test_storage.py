@@ -136,3 +136,23 @@ def test_fsspec_area_round_trip(tmp_path: Path) -> None:
     assert area.delete(key) and not area.exists(key)
     with pytest.raises(StorageError):
         area.path(key)
+
+
+def test_a_full_disk_is_named_by_the_place_it_hit(tmp_path: Path) -> None:
+    import errno
+    import sqlite3
+
+    from dashcam.storage import no_space, where_full
+
+    places = {"raw": tmp_path / "raw", "heavy_output": tmp_path / "heavy", "database": tmp_path}
+    for p in places.values():
+        p.mkdir(exist_ok=True)
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "heavy" / "ab" / "x.jpg"))
+    assert no_space(full) and not no_space(OSError(errno.EACCES, "Permission denied"))
+    assert where_full(places, full).startswith(f"heavy_output ({tmp_path / 'heavy'}) is full: ")
+    # SQLite names no file: its own words point at the database's folder
+    db = sqlite3.OperationalError("database or disk is full")
+    assert no_space(db) and where_full(places, db).startswith(f"database ({tmp_path}) is full: ")
+    wrapped = RuntimeError("write failed")
+    wrapped.__cause__ = OSError(errno.EROFS, "Read-only file system", str(tmp_path / "raw" / "a.mp4"))
+    assert no_space(wrapped) and where_full(places, wrapped) == f"raw ({tmp_path / 'raw'}) is read-only"

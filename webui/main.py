@@ -2,7 +2,8 @@
 
 Pages live in webui/pages (one ``register()`` each), the shared shell in webui/theme.py. Sessions are
 signed with DASHCAM_SECRET_KEY, which must be set and strong; the server binds 127.0.0.1 unless told
-otherwise (the guide's nginx TLS proxy serves the LAN).
+otherwise (the guide's nginx TLS proxy serves the LAN). X-Forwarded-For and X-Forwarded-Proto are
+believed only from ``webui.trusted_proxies`` (uvicorn's proxy headers, off when the list is empty).
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ from dashcam.settings import get_settings
 
 log = logging.getLogger(__name__)
 PAGES = ("login", "search", "sighting", "plates", "map", "timeline", "status")
+SESSION = {"same_site": "lax", "max_age": 14 * 24 * 3600}
 
 
-def build(config: Config | None = None) -> Config:
+def build(config: Config | None = None, *, secret: str | None = None) -> Config:
     """Register the middleware, the media routes and every page on NiceGUI's app."""
-    from webui import api, auth, media, state
+    from nicegui import core
+    from nicegui.storage import set_storage_secret
+
+    from webui import api, auth, media, site, state
 
     st = state.init(config)
     app.add_middleware(auth.AuthMiddleware)
+    # the session middleware now, not in ui.run: the headers middleware must sit outside it to see (and
+    # mark Secure) the session cookie; ui.run finds it in place and does not add another
+    set_storage_secret(secret or get_settings().require_secret_key(), SESSION)
+    app.add_middleware(site.SiteHeaders, tile_url=st.tile_url)
+    core.sio.eio.cors_allowed_origins = site.same_origin
     media.register()
     api.register(app)
     for name in PAGES:
@@ -40,19 +50,23 @@ def build(config: Config | None = None) -> Config:
 def start(host: str | None = None, port: int | None = None, *, config: Config | None = None) -> None:
     """Build and serve (blocks until stopped)."""
     secret = get_settings().require_secret_key()
-    config = build(config or load_config())
+    config = build(config or load_config(), secret=secret)
     webui = config.global_config.webui
+    trusted = webui.trusted_proxies
     ui.run(
         host=host or webui.host,
         port=port or webui.port,
         title="Dashcam",
         storage_secret=secret,
-        session_middleware_kwargs={"same_site": "lax", "max_age": 14 * 24 * 3600},
+        session_middleware_kwargs=SESSION,
         reload=False,
         show=False,
         favicon="🚗",
         show_welcome_message=False,
         uvicorn_logging_level="warning",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else None,
+        server_header=False,
     )
 
 

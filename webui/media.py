@@ -1,29 +1,77 @@
 """Media by id, with HTTP Range (so the video player can seek), and a clip's GPS track as GPX.
 
 The request names only a number. The file is found by looking up the Media row, then its storage area
-and key (checked again by the storage layer): nothing from the request ever becomes a path.
+and key (checked again by the storage layer): nothing from the request ever becomes a path. A local
+file is opened without following links (:meth:`dashcam.storage.Area.open_regular`), so a symlink
+planted in a share is refused, and the open descriptor itself goes out through Starlette's
+FileResponse (Range, ETag, RFC 6266 file names): the file checked is the file sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
+from urllib.parse import quote
 
+import anyio
 from fastapi import HTTPException, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from nicegui import app
 from sqlalchemy import select
 from sqlmodel import Session, col
+from starlette.types import Receive, Scope, Send
 
 from dashcam.db.models import Clip, GpsPoint, Media
 from dashcam.storage import check_key
 from webui import state
 
 CHUNK = 256 * 1024
+MAX_ID = 2**63 - 1
+"""Ids past the databases' 64-bit integers name nothing: 404, never an overflow."""
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+def valid_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
+def disposition(name: str, kind: str = "attachment") -> str:
+    """A Content-Disposition header any name survives (RFC 6266: ``filename*`` for non-ASCII names)."""
+    quoted = quote(name)
+    if quoted == name:
+        return f'{kind}; filename="{name}"'
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=utf-8''{quoted}"
+
+
+class DescriptorResponse(FileResponse):
+    """FileResponse of an already opened descriptor (so no path is opened again after the checks)."""
+
+    def __init__(self, fd: int, **kwargs: Any) -> None:
+        self._fd = fd
+        super().__init__(f"/dev/fd/{fd}", stat_result=os.fstat(fd), **kwargs)
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[Any]:
+        file = anyio.wrap_file(os.fdopen(os.dup(self._fd), "rb"))
+        try:
+            yield file
+        finally:
+            with anyio.CancelScope(shield=True):
+                await file.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # no pathsend: the server would open the path itself
+        extensions = {k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"}
+        try:
+            await super().__call__({**scope, "extensions": extensions}, receive, send)
+        finally:
+            os.close(self._fd)
 
 
 @dataclass(frozen=True)
@@ -79,18 +127,28 @@ async def _stream(fh: IO[bytes], start: int, length: int) -> AsyncIterator[bytes
 
 
 async def media_response(request: Request, media_id: int, *, download: bool = False) -> Response:
-    found = await state.db(lookup, media_id=media_id)
+    found = await state.db(lookup, media_id=media_id) if valid_id(media_id) else None
     if found is None:
         raise HTTPException(404, "no such medium")
+    headers = {"Cache-Control": "private, max-age=3600"}
     try:
         area = state.get().storage[found.area]
         key = check_key(found.key)
+        if area.is_local:
+            fd = await asyncio.to_thread(area.open_regular, key)
+            return DescriptorResponse(
+                fd,
+                headers=headers,
+                media_type=found.mime,
+                filename=found.download_name if download else None,
+            )
         size = await asyncio.to_thread(area.size, key)
     except (OSError, KeyError) as exc:  # StorageError is an OSError
         raise HTTPException(404, "medium not available") from exc
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+    # a remote area (fsspec, e.g. smb://): the share's server resolves its links (Samba: wide links = no)
+    headers["Accept-Ranges"] = "bytes"
     if download:
-        headers["Content-Disposition"] = f'attachment; filename="{found.download_name}"'
+        headers["Content-Disposition"] = disposition(found.download_name)
     try:
         rng = parse_range(request.headers.get("range"), size)
     except ValueError:
@@ -141,12 +199,12 @@ def register() -> None:
 
     @app.get("/gpx/{clip_id:int}", include_in_schema=False)
     async def gpx(clip_id: int) -> Response:
-        found = await state.db(clip_gpx, clip_id=clip_id)
+        found = await state.db(clip_gpx, clip_id=clip_id) if valid_id(clip_id) else None
         if found is None:
             raise HTTPException(404, "no GPS track for this clip")
         name, text = found
         return Response(
             text,
             media_type="application/gpx+xml",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": disposition(name)},
         )

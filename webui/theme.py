@@ -17,6 +17,8 @@ NAV = [
     ("Status", "/status", "monitor_heart"),
 ]
 ACCENT = "#0f766e"
+SESSION_CHECK_S = 10.0
+"""How often an open page checks that its account still exists and its password was not reset."""
 
 
 def apply_colors() -> None:
@@ -52,6 +54,14 @@ def frame(title: str, *, active: str = "") -> Iterator[ui.column]:
     if user:
         ui.timer(0.1, watch.notify_new, once=True)
         ui.timer(60.0, watch.notify_new)
+        ui.timer(SESSION_CHECK_S, _end_if_revoked)
+
+
+async def _end_if_revoked() -> None:
+    """An open tab outlives the page request: leave it once the account is deleted or its password reset."""
+    if not await auth.session_is_current():
+        app.storage.user.clear()
+        ui.navigate.to("/login")
 
 
 def logout() -> None:
@@ -63,6 +73,15 @@ def fmt_time(value: object) -> str:
     from datetime import datetime
 
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else "—"
+
+
+def fmt_local(when: object, offset_s: int | None) -> str:
+    """A time on the clip's own clock, with its offset from UTC: ``2024-05-18 00:30:05 +02:00``."""
+    from datetime import datetime
+
+    from dashcam.localtime import local_display
+
+    return local_display(when, offset_s) if isinstance(when, datetime) else "—"
 
 
 def fmt_place(lat: float | None, lon: float | None) -> str:

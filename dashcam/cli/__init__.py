@@ -100,4 +100,18 @@ def main() -> None:
 
     _embedded_prefect_env()
     signal.signal(signal.SIGTERM, on_sigterm)
-    app()
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - what no command expected: one line, the rest with --debug
+        from dashcam.cli.common import DEBUG, err_console, shown
+
+        if DEBUG[0]:
+            raise
+        text = str(exc).strip().splitlines()
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {shown(text[0] if text else '')} "
+            "(run it again with `dashcam --debug ...` for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1) from None

@@ -130,6 +130,15 @@ class Stages:
 
             load_into_flow_context()
 
+    def load_models_behind(self) -> None:
+        """Load the models in a background thread (in process only: the stage context takes one load of
+        each model at a time, so a stage asking for one that is still loading waits for it)."""
+        import threading
+
+        from dashcam.stages.inprocess import load_models
+
+        threading.Thread(target=load_models, args=(self.ctx,), name="load-models", daemon=True).start()
+
     @contextmanager
     def _flows(self) -> Iterator[None]:
         from dashcam.local_prefect import using
@@ -225,8 +234,12 @@ def stages(
             if models:
                 if check is not None:
                     check(cfg)
-                with starting("loading the models ...", quiet):
-                    runner.load_models()
+                if how == "inprocess":
+                    # they load while the first clips are copied and hashed; a stage that needs one waits
+                    runner.load_models_behind()
+                else:
+                    with starting("loading the models ...", quiet):
+                        runner.load_models()
             if server is not None:
                 from dashcam.local_prefect import LocalPrefectError
 

@@ -100,6 +100,17 @@ def check_models(
         )
 
 
+def _pins() -> dict[str, str]:
+    """The config's model_sha256: checksums the user pinned for models with no published one."""
+    from dashcam.config import ConfigError, load_config
+    from dashcam.settings import get_settings
+
+    try:
+        return dict(load_config(get_settings()).global_config.model_sha256)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 @models_app.command("pull")
 def pull_models(
     names: list[str] | None = typer.Argument(
@@ -128,9 +139,10 @@ def pull_models(
         fail(str(exc))
     target = dest or user_cache_dir()
     results: list[dict[str, Any]] = []
+    pins = _pins()
     for spec in specs:
         try:
-            path = pull(spec, target, base_url=base_url, timeout=timeout, force=force)
+            path = pull(spec, target, base_url=base_url, timeout=timeout, force=force, pins=pins)
         except ModelDownloadError as exc:
             results.append({"name": spec.name, "ok": False, "path": None, "error": str(exc)})
             if not json_out:

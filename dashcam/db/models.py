@@ -190,6 +190,14 @@ class Sighting(SQLModel, table=True):
     )
     frames: int = 0
     time_utc: datetime | None = _ts(index=True)
+    time_local: str | None = Field(
+        default=None,
+        max_length=19,
+        index=True,
+        description="the camera's local wall-clock time, ISO without a zone (YYYY-MM-DDTHH:MM:SS): time_utc "
+        "moved by the clip's UTC offset, time_utc itself where the offset is unknown; a date typed in a "
+        "search means this clock",
+    )
     lat: float | None = None
     lon: float | None = None
     speed_kmh: float | None = None
@@ -206,7 +214,7 @@ class Sighting(SQLModel, table=True):
     label_scores: dict[str, float] | None = Field(
         default=None,
         sa_column=Column(JSON),
-        description="each class's share of the detector's confidence-weighted class scores over the track (0008)",
+        description="each class's share of the detector's confidence-weighted class scores over the track (0010)",
     )
 
 
@@ -228,7 +236,7 @@ class PlateRead(SQLModel, table=True):
     confidence: float
     evidence: float | None = Field(
         default=None,
-        description="what the read is worth: confidence scaled down when small or blurred (0008)",
+        description="what the read is worth: confidence scaled down when small or blurred (0010)",
     )
     box: list[float] | None = Field(default=None, sa_column=Column(JSON))
     time_utc: datetime | None = _ts(index=True)
@@ -349,6 +357,11 @@ class UiUser(SQLModel, table=True):
     password_hash: str = Field(max_length=255, description="argon2id hash (argon2-cffi)")
     created_at: datetime | None = _ts(nullable=False)
     last_login_at: datetime | None = _ts()
+    generation: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="raised by a password reset: every token and UI session of an older generation ends",
+    )
 
 
 class UiLoginAttempt(SQLModel, table=True):
@@ -392,7 +405,9 @@ class ApiKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     device: str = Field(max_length=255, index=True, description="hostname the key speaks for")
     key_id: str = Field(max_length=16, description="public part of the key, for lookup")
-    key_hash: str = Field(max_length=255, description="argon2id hash of the whole key (argon2-cffi)")
+    key_hash: str = Field(
+        max_length=255, description="hmac-sha256$<hex> of the whole key (older keys: an argon2id hash)"
+    )
     created_at: datetime | None = _ts(nullable=False)
     revoked_at: datetime | None = _ts()
 

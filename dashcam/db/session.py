@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from dashcam.config import Config, load_config
@@ -27,6 +29,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    # REGEXP through RE2 instead of SQLAlchemy's Python-re function (registered before this listener
+    # runs): user patterns reach it, and a backtracking engine can be held for hours by one of them.
+    from dashcam.search.pattern import regexp
+
+    dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -60,6 +67,45 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+class QueryTimeout(RuntimeError):
+    """A statement ran past the time allowed to it and was stopped by the database."""
+
+
+@contextmanager
+def time_limit(session: Session, seconds: float) -> Iterator[None]:
+    """Stop the statements run inside after ``seconds``: a request never holds a worker for longer.
+
+    SQLite checks a deadline from a progress handler; PostgreSQL gets a ``statement_timeout`` for the
+    rest of the transaction. Either way an overrun raises :class:`QueryTimeout`.
+    """
+    conn = session.connection()
+    name = conn.dialect.name
+    if name == "sqlite":
+        raw: Any = conn.connection.dbapi_connection
+        deadline = time.monotonic() + seconds
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
+        try:
+            yield
+        except OperationalError as exc:
+            if "interrupted" in str(exc.orig):
+                raise QueryTimeout(f"the query took longer than {seconds:g} s and was stopped") from None
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+        return
+    if name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
+        try:
+            yield
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled
+                raise QueryTimeout(f"the query took longer than {seconds:g} s and was stopped") from None
+            raise
+        conn.exec_driver_sql("SET LOCAL statement_timeout TO DEFAULT")
+        return
+    yield
 
 
 def _alembic_config(url: str) -> Any:

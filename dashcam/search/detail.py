@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -14,12 +13,14 @@ from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateRead, Sighting, WatchlistEntry
 from dashcam.search.index import effective_plate, ranked_by_plate, shows_plate
+from dashcam.search.pattern import PatternError, full_match
 from dashcam.search.query import _HIT_COLUMNS, _hit
 from dashcam.search.text import MAX_EDITS, fold_confusions, levenshtein, normalize_plate
 from dashcam.search.types import SearchHit, SearchQuery, utc
 
 log = logging.getLogger(__name__)
 PlateOrder = Literal["count", "last_seen", "plate"]
+_WARNED: set[tuple[int | None, str]] = set()
 
 
 class WatchlistMatch(BaseModel):
@@ -99,9 +100,11 @@ def _entry_matches(entry: WatchlistEntry, plate: str, table: Mapping[str, str] |
         return 0 if normalize_plate(entry.pattern) == plate else None
     if entry.mode == "pattern":
         try:
-            return 0 if re.fullmatch(entry.pattern, plate, re.IGNORECASE) else None
-        except re.error as exc:
-            log.warning("watchlist entry %s: bad pattern %r: %s", entry.id, entry.pattern, exc)
+            return 0 if full_match(entry.pattern, plate) else None
+        except PatternError as exc:  # stored before patterns were checked: never matches, says why (once)
+            if (entry.id, entry.pattern) not in _WARNED:
+                _WARNED.add((entry.id, entry.pattern))
+                log.warning("watchlist entry %s: pattern %r refused: %s", entry.id, entry.pattern, exc)
             return None
     if entry.mode == "edits":
         edits = levenshtein(fold_confusions(entry.pattern, table), fold_confusions(plate, table))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,8 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateVariant, Sighting
+from dashcam.db.session import time_limit
+from dashcam.localtime import local_bound
 from dashcam.search.index import effective_plate, shows_plate
 from dashcam.search.text import deletion_variants, fold_confusions, levenshtein, normalize_plate
 from dashcam.search.text import weighted_distance as _weighted
@@ -90,6 +93,9 @@ def plate_candidates(
     return sorted(found, key=lambda m: m.order)
 
 
+TIME_LIMIT_S = 10.0
+"""A search's statements are stopped after this long (dashcam.db.session.QueryTimeout)."""
+
 # ---------------------------------------------------------------- statements, built once per shape
 #
 # A search's SQL depends only on which filters it has (its shape), never on their values: each shape's
@@ -123,6 +129,8 @@ _HIT_COLUMNS = (
     col(Clip.channel),
     col(Clip.kind),
     col(Clip.protected),
+    col(Sighting.time_local),
+    col(Clip.utc_offset_s),
     _THUMB.scalar_subquery().label("thumb_id"),
     _THUMB.with_only_columns(col(Media.key)).scalar_subquery().label("thumb_key"),
 )
@@ -140,6 +148,8 @@ class _Shape:
     label: bool
     since: bool
     until: bool
+    local_since: bool
+    local_until: bool
     bbox: int  # 0: none, 1: a box, 2: a box and its latitude bands
     near: int  # the same, for the circle's box
     channel: bool
@@ -199,6 +209,10 @@ def _where_sql(shape: _Shape) -> tuple[list[ColumnElement[bool]], list[ColumnEle
         where.append(col(Sighting.time_utc) >= bindparam("since"))
     if shape.until:
         where.append(col(Sighting.time_utc) < bindparam("until"))
+    if shape.local_since:
+        where.append(col(Sighting.time_local) >= bindparam("local_since"))
+    if shape.local_until:
+        where.append(col(Sighting.time_local) < bindparam("local_until"))
     if shape.bbox:
         where += _box_sql("b_", shape.bbox == 2)
     if shape.near:
@@ -299,11 +313,15 @@ def search(
             levels = tuple(distinct.index(m.order[:2]) for m in found)
             params.update((f"rt{i}", m.text) for i, m in enumerate(found))
     if query.plate_pattern:
-        # (?i) inline: SQLite's regexp (Python re) ignores the flags argument; PostgreSQL takes both
+        # a checked pattern (dashcam.search.pattern): RE2 on SQLite, the same reading on PostgreSQL.
+        # (?i) inline: SQLite's REGEXP ignores the flags argument; PostgreSQL takes both
         params["pattern"] = f"(?i)^(?:{query.plate_pattern})$"
     for name in ("label", "since", "until", "channel"):
         if value := getattr(query, name):
             params[name] = value
+    for name in ("local_since", "local_until"):
+        if value := getattr(query, name):
+            params[name] = local_bound(value)
     bbox = near = 0
     if query.bbox is not None:
         bbox, box = _box(*query.bbox)
@@ -328,6 +346,8 @@ def search(
         label=bool(query.label),
         since=bool(query.since),
         until=bool(query.until),
+        local_since=bool(query.local_since),
+        local_until=bool(query.local_until),
         bbox=bbox,
         near=near,
         channel=bool(query.channel),
@@ -337,12 +357,28 @@ def search(
     )
     stmts = _statements(shape)
     conn = session.connection()  # Core: no ORM result processing needed
+    # SQLite's deadline costs nothing per query; PostgreSQL's costs two round trips, so only a pattern
+    # (the one filter whose cost the user controls) pays it there
+    bound = conn.dialect.name == "sqlite" or shape.pattern
+    with time_limit(session, TIME_LIMIT_S) if bound else nullcontext():
+        return _run(session, conn, stmts, shape, params, query, matches)
+
+
+def _run(
+    session: Session,
+    conn: Any,
+    stmts: _Statements,
+    shape: _Shape,
+    params: dict[str, Any],
+    query: SearchQuery,
+    matches: dict[str, PlateMatch],
+) -> SearchPage:
     rows = conn.execute(stmts.page, params).all()
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
     total: int | None = None
     if query.count_total:
-        if inline and rows:
+        if shape.inline and rows:
             total = int(rows[0][-1])
         elif not has_more and (rows or query.offset == 0):
             total = query.offset + len(rows)
@@ -393,9 +429,11 @@ def _hit_dicts(
             channel,
             kind,
             protected,
+            when_local,
+            offset_s,
             thumb_id,
             thumb_key,
-        ) = row[:19]
+        ) = row[:21]
         plate = corrected or ocr
         m = matches.get(plate or "")
         dist = None
@@ -416,6 +454,8 @@ def _hit_dicts(
                 "corrected": corrected is not None,
                 "plate_confidence": confidence,
                 "time_utc": utc(when),
+                "time_local": when_local,
+                "utc_offset_s": offset_s,
                 "lat": lat,
                 "lon": lon,
                 "best_s": best_s,

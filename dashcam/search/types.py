@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dashcam.search.pattern import MAX_LENGTH, PatternError, check_pattern
 from dashcam.search.text import MAX_EDITS, normalize_plate
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -48,11 +48,21 @@ class SearchQuery(BaseModel):
         default=True, description="also match plates that differ only by OCR confusions (O/0)"
     )
     plate_pattern: str | None = Field(
-        default=None, description="a regular expression the whole plate matches"
+        default=None,
+        description=f"at most {MAX_LENGTH} characters: a pattern the whole plate matches, ignoring case: letters, digits, . [A-Z] \\d ? * + "
+        "{m,n} ( ) | (RE2, linear time)",
     )
     label: str | None = Field(default=None, description="object label, e.g. car")
-    since: datetime | None = Field(default=None, description="seen at or after (UTC; naive means UTC)")
-    until: datetime | None = Field(default=None, description="seen before (UTC; naive means UTC)")
+    since: datetime | None = Field(
+        default=None, description="seen at or after this instant (UTC; naive means UTC)"
+    )
+    until: datetime | None = Field(
+        default=None, description="seen before this instant (UTC; naive means UTC)"
+    )
+    local_since: datetime | None = Field(
+        default=None, description="seen at or after, on the clip's own clock (its UTC offset): naive, local"
+    )
+    local_until: datetime | None = Field(default=None, description="seen before, on the clip's own clock")
     near: tuple[float, float, float] | None = Field(
         default=None, description="(lat, lon, metres): within a circle"
     )
@@ -73,6 +83,13 @@ class SearchQuery(BaseModel):
     def _utc(cls, v: datetime | None) -> datetime | None:
         return utc(v)
 
+    @field_validator("local_since", "local_until")
+    @classmethod
+    def _local(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is not None:
+            raise ValueError("a local time has no time zone (an instant goes in since/until)")
+        return v
+
     @field_validator("plate")
     @classmethod
     def _plate(cls, v: str | None) -> str | None:
@@ -85,9 +102,9 @@ class SearchQuery(BaseModel):
     def _pattern(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {v!r}: {exc}") from exc
+                check_pattern(v)
+            except PatternError as exc:
+                raise ValueError(f"plate pattern {v!r}: {exc}") from None
         return v
 
     @field_validator("channel")
@@ -128,6 +145,8 @@ class SearchHit(BaseModel):
     corrected: bool
     plate_confidence: float | None
     time_utc: datetime | None
+    time_local: str | None = Field(None, description="on the clip's own clock, ISO without a zone")
+    utc_offset_s: int | None = Field(None, description="the clip's clock minus UTC, when known")
     lat: float | None
     lon: float | None
     best_s: float

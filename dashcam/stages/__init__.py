@@ -47,6 +47,8 @@ class StageContext:
     device: str = field(default_factory=socket.gethostname)
     flow_run_id: str | None = None
     _models: dict[str, Any] = field(default_factory=dict)
+    # models may load in a background thread while the first clips are imported: one load per model
+    _loading: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def load(cls, flow_run_id: str | None = None) -> StageContext:
@@ -70,9 +72,10 @@ class StageContext:
 
     def cached(self, key: str, factory: Any) -> Any:
         """A loaded model kept for the life of this process (never passed between tasks)."""
-        if key not in self._models:
-            self._models[key] = factory()
-        return self._models[key]
+        with self._loading:
+            if key not in self._models:
+                self._models[key] = factory()
+            return self._models[key]
 
     def detector(self, role: str, cfg: Any) -> Any:
         """The detector a config describes, built and loaded once per process (and warmed up)."""

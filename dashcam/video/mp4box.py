@@ -153,6 +153,7 @@ def check_complete(path: str | os.PathLike[str]) -> None:
             raise Mp4Error(f"{size} bytes is too small to be an MP4")
         boxes = list(iter_boxes(f, strict=True))
         if not boxes or boxes[0].type not in (b"ftyp", b"free", b"skip", b"wide"):
-            raise Mp4Error("does not start with an ftyp box")
+            first = f" (its first box is {ascii(boxes[0].name)})" if boxes else ""
+            raise Mp4Error(f"does not start with an ftyp box{first}")
         if not any(b.type == b"moov" for b in boxes):
             raise Mp4Error("has no moov box (recording unfinished or file truncated)")

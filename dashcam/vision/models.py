@@ -2,6 +2,13 @@
 
 Search order for a model named in the config: the path as given, the configured models directory,
 ``DASHCAM_MODELS_DIR``, then the user cache ``~/.cache/dashcam/models`` (where ``pull`` writes).
+
+Trust: ultralytics unpickles ``.pt`` files (``weights_only=False``), so a swapped file runs code. Every
+model that can be downloaded has a pinned checksum, taken from a published source (see each entry);
+``pull`` refuses a download that does not match it, and one with no pinned checksum unless the user pins
+one in the config (``model_sha256``). A known model file found by its name in the searched folders is
+checked against its pin before it is loaded (:func:`resolve_model`); a user's own file is trusted only
+when the config names it by its path.
 """
 
 from __future__ import annotations
@@ -11,11 +18,12 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
-from dashcam.vision.errors import ChecksumMismatch, ModelDownloadError, ModelNotFound
+from dashcam.vision.errors import ChecksumMismatch, ModelDownloadError, ModelInvalid, ModelNotFound
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +61,15 @@ class ModelSpec:
 KNOWN_MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
+        # Ultralytics publishes no checksums: these are the sha256 other projects pin for the same release
+        # assets (6,549,796 and 5,613,764 bytes), each found in several unrelated public repositories.
         ModelSpec(
             name="yolov8n",
             filename="yolov8n.pt",
             description="Ultralytics YOLOv8n, COCO 80 classes (PyTorch)",
             licence="AGPL-3.0",
-            urls=(f"{_ULTRALYTICS}/v8.3.0/yolov8n.pt", f"{_ULTRALYTICS}/v8.4.0/yolov8n.pt"),
+            urls=(f"{_ULTRALYTICS}/v8.4.0/yolov8n.pt", f"{_ULTRALYTICS}/v8.3.0/yolov8n.pt"),
+            sha256="f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36",
         ),
         ModelSpec(
             name="yolo11n",
@@ -66,6 +77,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             description="Ultralytics YOLO11n, COCO 80 classes (PyTorch)",
             licence="AGPL-3.0",
             urls=(f"{_ULTRALYTICS}/v8.3.0/yolo11n.pt", f"{_ULTRALYTICS}/v8.4.0/yolo11n.pt"),
+            sha256="0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1",
         ),
         ModelSpec(
             name="plate-yolov8n",
@@ -93,6 +105,8 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             archive_member="english_g2.pth",
             md5="5864788e1821be9e454ec108d61b887d",
         ),
+        # fast-plate-ocr's release notes give no checksums: the sha256 several projects pin for these
+        # release files (5,262,230 and 1,725 bytes)
         *(
             ModelSpec(
                 name=name,
@@ -100,17 +114,20 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
                 description=text,
                 licence="MIT",
                 urls=tuple(f"{u}/{file}" for u in _FAST_PLATE_OCR),
+                sha256=digest,
             )
-            for name, file, text in (
+            for name, file, text, digest in (
                 (
                     "fast-plate-ocr-cct-s-v2",
                     "cct_s_v2_global.onnx",
                     "fast-plate-ocr CCT-S v2 global plate recogniser (ONNX, 10 slots, 65+ countries)",
+                    "384bbbd2cea3ef54761d3df70822ef3a349ee1a112aeafddbe0e3ba06bc6e47b",
                 ),
                 (
                     "fast-plate-ocr-cct-s-v2-config",
                     "cct_s_v2_global_plate_config.yaml",
                     "plate_config.yaml of the CCT-S v2 recogniser (alphabet, slots, input size)",
+                    "0335c74a305173bb6f393efed0fde03cadeaa0b649ed8e19f431016d8232d0a6",
                 ),
             )
         ),
@@ -203,10 +220,53 @@ def find_model(name_or_path: str | Path, *, models_dir: str | Path | None = None
     return None
 
 
-def resolve_model(name_or_path: str | Path, *, models_dir: str | Path | None = None) -> Path:
-    """The model file for a config entry; ModelNotFound says in one line how to get it."""
+def named_by_path(name_or_path: str | Path, found: Path) -> bool:
+    """The config names this very file by its path (not a bare file name found in the searched folders)."""
+    given = Path(name_or_path).expanduser()
+    return given.name != str(name_or_path) and given.is_file() and given.absolute() == found
+
+
+def check_trusted(name_or_path: str | Path, found: Path) -> None:
+    """Refuse a known model file found by its name unless it matches its pinned checksum (before loading).
+
+    A user's own file is trusted when the config names it by its path, and so is a file whose name is no
+    known download; a known file name found in a searched folder must be the published file.
+    """
+    spec = spec_for(found.name)
+    if spec is None or spec.filename != found.name or named_by_path(name_or_path, found):
+        return
+    if not (spec.sha256 or spec.md5):
+        raise ModelInvalid(
+            f"model file {found}: {spec.filename} has no pinned checksum; name your own file by its path in "
+            "the config to use it"
+        )
+    problem = _verify_cached(spec, found)
+    if problem:
+        raise ModelInvalid(
+            f"model file {found} refused: {problem}; delete it and run `dashcam models pull {spec.name}`, "
+            "or name your own file by its path in the config"
+        )
+
+
+def _verify_cached(spec: ModelSpec, path: Path) -> str | None:
+    st = path.stat()
+    return _verify_once(spec, str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=64)
+def _verify_once(spec: ModelSpec, path: str, size: int, mtime_ns: int, inode: int) -> str | None:
+    """:func:`verify`, once per version of the file (a model is resolved for every clip)."""
+    return verify(spec, Path(path))
+
+
+def resolve_model(
+    name_or_path: str | Path, *, models_dir: str | Path | None = None, trusted_only: bool = True
+) -> Path:
+    """The model file for a config entry, checked (:func:`check_trusted`); ModelNotFound says how to get it."""
     found = find_model(name_or_path, models_dir=models_dir)
     if found:
+        if trusted_only:
+            check_trusted(name_or_path, found)
         return found
     spec = spec_for(str(name_or_path))
     where = ", ".join(str(d) for d in search_dirs(models_dir))
@@ -284,12 +344,23 @@ def pull(
     base_url: str | None = None,
     timeout: float = 60.0,
     force: bool = False,
+    pins: Mapping[str, str] | None = None,
 ) -> Path:
     """Download a known model into ``dest_dir`` (default: the user cache), checked and renamed into place.
 
-    ``base_url`` (or ``DASHCAM_MODELS_URL``) replaces the upstream folder, e.g. a local mirror.
+    ``base_url`` (or ``DASHCAM_MODELS_URL``) replaces the upstream folder, e.g. a local mirror: the file
+    must still match the pinned checksum. ``pins`` (the config's ``model_sha256``, by model or file name)
+    supplies a sha256 for a model this project has none for; without any, the download is refused.
     """
     spec = model if isinstance(model, ModelSpec) else expand_names([model])[0]
+    pinned = (pins or {}).get(spec.name) or (pins or {}).get(spec.filename)
+    if pinned and not spec.sha256 and not spec.md5 and not spec.archive_member:
+        spec = replace(spec, sha256=pinned.lower())
+    if spec.urls and not (spec.sha256 or spec.md5):
+        raise ModelDownloadError(
+            f"no published checksum for {spec.filename}: download refused; pin its sha256 in the config "
+            f'("model_sha256": {{"{spec.name}": "<sha256>"}}) once you have checked the file'
+        )
     dest = Path(dest_dir).expanduser() if dest_dir else user_cache_dir()
     final = dest / spec.filename
     if final.is_file() and not force and verify(spec, final) is None:
@@ -341,6 +412,7 @@ def resolve_any(refs: str | Path | Sequence[str], *, models_dir: str | Path | No
     for ref in refs:
         found = find_model(ref, models_dir=models_dir)
         if found:
+            check_trusted(ref, found)
             return found
     try:
         return resolve_model(refs[0], models_dir=models_dir)

@@ -37,11 +37,15 @@ class ApiServer:
     device_key: str
     revoked_key: str
     flow_run_id: str
+    env: dict[str, str] = field(default_factory=dict)
+    pid: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def client(self, token: str | None = None) -> httpx.Client:
+    def client(self, token: str | None = None, *, source: str | None = None) -> httpx.Client:
+        """A client; ``source`` picks the loopback address it connects from (127.0.0.0/8 all reach lo)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, transport=transport)
 
 
 def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
@@ -134,7 +138,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_up(f"{url}/api/v1/openapi.json", proc, root / "server.log")
-        server = ApiServer(url, db_url, ids, device_key, revoked, flow_run_id)
+        server = ApiServer(url, db_url, ids, device_key, revoked, flow_run_id, env=env, pid=proc.pid)
         with server.client() as c:
             r = c.post("/api/v1/auth/token", json={"username": USERNAME, "password": PASSWORD})
             assert r.status_code == 200, r.text

@@ -18,7 +18,7 @@ BEAT = {"hostname": DEVICE, "device_type": "jetson_coral"}
 
 def _token(claims: dict[str, object], key: bytes | str | None = None) -> str:
     now = int(time.time())
-    base = {"sub": "user:alice", "scope": "read", "iat": now, "exp": now + 600}
+    base = {"sub": "user:alice", "scope": "read", "iat": now, "exp": now + 600, "uid": 1, "gen": 0}
     if key is None:
         import os
 
@@ -49,6 +49,12 @@ def test_forged_expired_and_malformed_tokens_are_refused(api: ApiServer) -> None
         "user with heartbeat scope": _token({"scope": "heartbeat"}),
         "none alg": jwt.encode({"sub": "user:alice", "scope": "read", "exp": 2**40, "iat": 1}, None, "none"),
         "garbage": "not-a-jwt",
+        # well signed, but nobody: a user that never existed, a name that is not the id's, no account id
+        "never existed": _token({"sub": "user:mallory", "uid": 999}),
+        "another's id": _token({"sub": "user:mallory", "uid": 1}),
+        "old generation": _token({"gen": -1}),
+        "no account id": _token({"uid": None}),
+        "device without key": _token({"sub": "device:jetson-coral-1", "scope": "heartbeat"}),
     }
     for name, token in cases.items():
         with api.client(token) as c:

@@ -56,6 +56,8 @@ def test_search_errors(data_dir: Path) -> None:
         (["--since", "yesterday"], "ISO date"),
         (["--plate", "--"], "no letters or digits"),
         (["--fuzzy", "3"], "less than or equal to 2"),
+        (["--pattern", "(?=AB)AB12CDE"], "only (?: ) groups are allowed"),
+        (["--pattern", "A" * 65], "at most 64 are allowed"),
     ]:
         res = runner.invoke(app, ["search", *args])
         assert res.exit_code != 0, args

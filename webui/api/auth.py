@@ -1,14 +1,19 @@
-"""``POST /auth/token``: a user (the web UI's account and its login rate limit) or a device key gets a JWT."""
+"""``POST /auth/token``: a user (the web UI's account) or a device key gets a JWT; failures are throttled.
+
+Both kinds go through :mod:`webui.throttle` by client address: after a few failures the next try waits,
+answered 429 with Retry-After before any password or key is checked.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import Session
 
 from webui import auth as ui_auth
-from webui import state
+from webui import state, throttle
 from webui.api import keys
 from webui.api.security import ErrorOut, Now, Principal, issue_token
 
@@ -47,26 +52,56 @@ class TokenOut(BaseModel):
     response_model=TokenOut,
     responses={
         401: {"model": ErrorOut, "description": "wrong credentials"},
-        429: {"model": ErrorOut, "description": "too many failed logins: try again later"},
+        429: {
+            "model": ErrorOut,
+            "description": "too many failed attempts from this address: try again after Retry-After seconds",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+        },
     },
 )
 def token(body: TokenRequest, request: Request, now: Now) -> TokenOut:
     """Exchange a username and password (scope ``read``) or a device API key (scope ``heartbeat``) for a JWT."""
+    remote = request.client.host if request.client else "?"
     if body.api_key is not None:
-        row = state.in_session(keys.verify_key, key=body.api_key)
+        row, wait = state.in_session(_check_key, key=body.api_key, remote=remote)
+        if wait:
+            raise _too_many(wait)
         if row is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
         principal = Principal(kind="device", name=row.device, scope="heartbeat", key_id=row.key_id)
     else:
         assert body.username is not None and body.password is not None
-        remote = request.client.host if request.client else "?"
-        result = state.in_session(
+        login = state.in_session(
             ui_auth.check_login, username=body.username, password=body.password, remote=remote
         )
-        if result == "locked":
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins: try again later")
-        if result != "ok":
+        if login.result == "locked":
+            raise _too_many(login.retry_after)
+        if login.result != "ok":
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-        principal = Principal(kind="user", name=body.username.strip(), scope="read")
+        principal = Principal(
+            kind="user",
+            name=body.username.strip(),
+            scope="read",
+            user_id=login.user_id,
+            generation=login.generation,
+        )
     jwt_, ttl = issue_token(principal, now=now)
     return TokenOut(access_token=jwt_, expires_in=ttl, scope=principal.scope)
+
+
+def _too_many(wait: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many failed attempts from this address: try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _check_key(*, session: Session, key: str, remote: str) -> tuple[Any, int]:
+    """(the live key row or None, seconds to wait): a throttled address gets no key check at all."""
+    wait = throttle.retry_after(session=session, username=throttle.DEVICE_KEYS, remote=remote)
+    if wait:
+        return None, wait
+    row = keys.verify_key(session=session, key=key)
+    throttle.record(session=session, username=throttle.DEVICE_KEYS, remote=remote, ok=row is not None)
+    return row, 0

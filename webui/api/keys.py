@@ -1,11 +1,19 @@
-"""Device API keys: ``dk_<key_id>_<secret>``, shown once; only an argon2id hash and the key id are stored.
+"""Device API keys: ``dk_<key_id>_<secret>``, shown once; only a hash and the key id are stored.
 
 The key id is public (it names the key in ``dashcam api-key list`` and finds its row); the secret part
-carries 256 bits, so guessing is hopeless and the argon2 hash only guards a stolen database.
+carries 256 bits, so guessing is hopeless and a slow hash gains nothing: a stolen database cannot be
+brute-forced either way. Keys are stored as ``hmac-sha256$<hex>`` (HMAC-SHA256 under a fixed label, so
+keys survive a change of DASHCAM_SECRET_KEY) and compared with ``hmac.compare_digest``. A slow argon2id
+hash (64 MiB per check) let anyone with no account spend the server's memory and CPU per request.
+
+Keys issued before that kept an argon2id hash: they still verify, and the first successful use
+rewrites the stored hash in the new form (only the holder of the key can trigger that argon2 check).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,7 +26,14 @@ from sqlmodel import Session, col
 from dashcam.db.models import ApiKey
 
 PREFIX = "dk"
-_hasher = PasswordHasher()
+SCHEME = "hmac-sha256$"
+_LABEL = b"dashcam-processor device api key v2"
+_legacy = PasswordHasher()
+
+
+def key_hash(key: str) -> str:
+    """The stored form of a key."""
+    return SCHEME + hmac.new(_LABEL, key.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -42,24 +57,29 @@ def create_key(*, session: Session, device: str) -> tuple[str, str]:
         raise ValueError("the device name must have 1 to 255 characters")
     key_id = secrets.token_hex(6)
     key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(device=device, key_id=key_id, key_hash=_hasher.hash(key), created_at=_now()))
+    session.add(ApiKey(device=device, key_id=key_id, key_hash=key_hash(key), created_at=_now()))
     session.flush()
     return key_id, key
 
 
 def verify_key(*, session: Session, key: str) -> ApiKey | None:
     """The live key row ``key`` belongs to, or None (unknown, revoked or wrong secret)."""
-    parts = key.strip().split("_", 2)
+    key = key.strip()
+    given = key_hash(key)  # computed for every request alike: no timing hint about which key ids exist
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1]:
         return None
     row = session.execute(select(ApiKey).where(col(ApiKey.key_id) == parts[1][:16])).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
-        _hasher.hash(key)  # the same work as a real check: no timing hint about which keys exist
         return None
-    try:
-        _hasher.verify(row.key_hash, key.strip())
+    if row.key_hash.startswith(SCHEME):
+        return row if hmac.compare_digest(row.key_hash.encode(), given.encode()) else None
+    try:  # an argon2id hash from before: verify once, then store the new form
+        _legacy.verify(row.key_hash, key)
     except (VerificationError, InvalidHashError):
         return None
+    row.key_hash = given
+    session.add(row)
     return row
 
 

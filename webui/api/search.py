@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import ValidationError
 
+from dashcam.db.session import QueryTimeout
 from dashcam.search import MAX_EDITS, SearchPage, SearchQuery, search
+from dashcam.search.pattern import MAX_LENGTH
 from webui import state
-from webui.api.common import as_utc, invalid, invalid_from
-from webui.api.security import ERRORS, Reader
+from webui.api.common import instant_or_local, invalid, invalid_from
+from webui.api.security import ERRORS, ErrorOut, Reader
 
 router = APIRouter(tags=["search"])
 Channel = Literal["F", "R", "I", "T"]
@@ -26,7 +28,11 @@ def _triple(name: str, values: tuple[float | None, ...]) -> tuple[float, ...] | 
     return tuple(v for v in values if v is not None)
 
 
-@router.get("/search", response_model=SearchPage, responses=ERRORS)
+@router.get(
+    "/search",
+    response_model=SearchPage,
+    responses={**ERRORS, 503: {"model": ErrorOut, "description": "the search ran past its time limit"}},
+)
 def get_search(
     _: Reader,
     plate: Annotated[
@@ -34,10 +40,22 @@ def get_search(
     ] = None,
     fuzzy: Annotated[int, Query(ge=0, le=MAX_EDITS, description="also plates this many edits away")] = 0,
     confusions: Annotated[bool, Query(description="also plates differing only by OCR confusions")] = True,
-    plate_pattern: Annotated[str | None, Query(max_length=64, description="regular expression")] = None,
+    plate_pattern: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_LENGTH,
+            description="pattern the whole plate matches (RE2 subset: letters, digits, . [A-Z] \\d ? * + {m,n} ( ) |)",
+        ),
+    ] = None,
     label: Annotated[str | None, Query(max_length=32, description="object label, e.g. car")] = None,
-    since: Annotated[datetime | None, Query(description="seen at or after (naive: UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="seen before (naive: UTC)")] = None,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="seen at or after: without a zone on the clip's own clock (utc=true: UTC), with one that instant"
+        ),
+    ] = None,
+    until: Annotated[datetime | None, Query(description="seen before (read as since is)")] = None,
+    utc: Annotated[bool, Query(description="read since/until without a zone as UTC")] = False,
     near_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     near_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     near_m: Annotated[float | None, Query(gt=0, le=20_000_000, description="radius in metres")] = None,
@@ -52,6 +70,8 @@ def get_search(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> SearchPage:
     """Sightings matching every given filter, best plate match first (the web UI's and `dashcam search`'s query)."""
+    since_at, since_local = instant_or_local(since, "since", utc=utc)
+    until_at, until_local = instant_or_local(until, "until", utc=utc)
     try:
         query = SearchQuery(
             plate=plate,
@@ -59,8 +79,10 @@ def get_search(
             confusions=confusions,
             plate_pattern=plate_pattern,
             label=label,
-            since=as_utc(since, "since"),
-            until=as_utc(until, "until"),
+            since=since_at,
+            until=until_at,
+            local_since=since_local,
+            local_until=until_local,
             near=_triple("near", (near_lat, near_lon, near_m)),  # type: ignore[arg-type]
             bbox=_triple("bbox", (south, west, north, east)),  # type: ignore[arg-type]
             channel=channel,
@@ -71,4 +93,9 @@ def get_search(
         )
     except ValidationError as exc:
         invalid_from(exc)
-    return state.in_session(search, query=query, confusions=state.get().confusions)
+    try:
+        return state.in_session(search, query=query, confusions=state.get().confusions)
+    except QueryTimeout as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "10"}
+        ) from None

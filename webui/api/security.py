@@ -1,9 +1,11 @@
 """Bearer tokens of the REST API: HS256 JWTs signed with a key derived from DASHCAM_SECRET_KEY.
 
 Claims: ``sub`` (``user:<name>`` or ``device:<hostname>``), ``scope`` (``read`` for users, ``heartbeat``
-for device keys), ``iat``, ``exp`` and, for devices, ``kid`` (the API key, so revoking it ends its tokens).
-Tokens live DASHCAM_API_TOKEN_TTL_S seconds (default 3600). A missing, forged or expired token is
-refused with 401; a valid token of the wrong scope with 403.
+for device keys), ``iat``, ``exp``; for users ``uid`` and ``gen`` (the account's id and generation), for
+devices ``kid`` (the API key). A signature alone is not enough: every request checks the account still
+exists with that generation (a deletion or a password reset ends its tokens), or that the key is not
+revoked. Tokens live DASHCAM_API_TOKEN_TTL_S seconds (default 3600). A missing, forged, expired or
+revoked token is refused with 401; a valid token of the wrong scope with 403.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Principal:
     name: str
     scope: Scope
     key_id: str | None = None
+    user_id: int | None = None
+    generation: int = 0
 
 
 def clock() -> datetime:
@@ -79,6 +83,9 @@ def issue_token(principal: Principal, *, now: datetime, ttl: timedelta | None = 
     }
     if principal.key_id:
         claims["kid"] = principal.key_id
+    if principal.kind == "user":
+        claims["uid"] = principal.user_id
+        claims["gen"] = principal.generation
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), int(ttl.total_seconds())
 
 
@@ -106,8 +113,35 @@ def decode_token(token: str, *, now: datetime) -> Principal:
         raise _unauthorized("invalid token: bad subject or scope")
     if (kind == "user") != (scope == "read"):
         raise _unauthorized("invalid token: subject and scope disagree")
-    kid = claims.get("kid")
-    return Principal(kind=kind, name=name, scope=scope, key_id=kid if isinstance(kid, str) else None)  # type: ignore[arg-type]
+    kid, uid, gen = claims.get("kid"), claims.get("uid"), claims.get("gen")
+    if kind == "user" and not (isinstance(uid, int) and isinstance(gen, int)):
+        raise _unauthorized("invalid token: no account id")
+    if kind == "device" and not isinstance(kid, str):
+        raise _unauthorized("invalid token: no key id")
+    return Principal(
+        kind=kind,  # type: ignore[arg-type]
+        name=name,
+        scope=scope,
+        key_id=kid if isinstance(kid, str) else None,
+        user_id=uid if isinstance(uid, int) else None,
+        generation=gen if isinstance(gen, int) else 0,
+    )
+
+
+def still_valid(principal: Principal) -> bool:
+    """The account behind a user token still exists with the same generation; a device key is not revoked."""
+    from webui import auth, state
+    from webui.api import keys
+
+    if principal.kind == "user":
+        assert principal.user_id is not None
+        return state.in_session(
+            auth.is_current,
+            user_id=principal.user_id,
+            username=principal.name,
+            generation=principal.generation,
+        )
+    return principal.key_id is not None and state.in_session(keys.is_live, key_id=principal.key_id)
 
 
 def current_principal(
@@ -117,7 +151,10 @@ def current_principal(
     """The caller behind the Authorization header, or 401."""
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise _unauthorized("a bearer token is required (POST /api/v1/auth/token)")
-    return decode_token(creds.credentials, now=now)
+    principal = decode_token(creds.credentials, now=now)
+    if not still_valid(principal):
+        raise _unauthorized("token revoked: the account was deleted, its password reset, or the key revoked")
+    return principal
 
 
 def require(scope: Scope) -> Any:

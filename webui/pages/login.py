@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import app, ui
+from nicegui import ui
 
 from webui import auth, state
 from webui.theme import apply_colors
@@ -28,21 +28,21 @@ def _card(title: str) -> ui.card:
 def register() -> None:
     @ui.page("/login")
     async def login_page(request: Request, redirect_to: str = "/") -> RedirectResponse | None:
-        if auth.current_user():
+        if auth.current_user() and await auth.session_is_current():
             return RedirectResponse(auth.safe_redirect(redirect_to))
         if await state.db(auth.count_users) == 0:
             return RedirectResponse("/setup")
         remote = _remote(request)
 
         async def try_login() -> None:
-            result = await state.db(
-                auth.check_login, username=username.value, password=password.value, remote=remote
+            login = await state.db(
+                auth.check_login, username=username.value or "", password=password.value or "", remote=remote
             )
-            if result == "ok":
-                app.storage.user.update({"username": username.value.strip()})
+            if login.result == "ok":
+                auth.sign_in(username.value, login)
                 ui.navigate.to(auth.safe_redirect(redirect_to))
-            elif result == "locked":
-                message.set_text("Too many failed attempts: try again in 15 minutes.")
+            elif login.result == "locked":
+                message.set_text(f"Too many failed attempts: try again in {login.retry_after} s.")
             else:
                 message.set_text("Wrong username or password.")
                 password.set_value("")
@@ -70,11 +70,13 @@ def register() -> None:
                 message.set_text("The passwords differ.")
                 return
             try:
-                await state.db(auth.create_user, username=username.value, password=password.value)
+                login = await state.db(
+                    auth.create_first_user, username=username.value or "", password=password.value or ""
+                )
             except auth.AccountError as exc:
                 message.set_text(str(exc))
                 return
-            app.storage.user.update({"username": username.value.strip()})
+            auth.sign_in(username.value, login)
             ui.navigate.to("/")
 
         with _card("First account"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from nicegui import ui
@@ -11,11 +10,12 @@ from sqlmodel import Session, col
 
 from dashcam.db.models import WatchlistEntry, utcnow
 from dashcam.search import PlatesPage, normalize_plate, plates_summary
+from dashcam.search.pattern import PatternError, check_pattern
 from webui import state
 from webui.theme import fmt_place, fmt_time, frame
 
 PAGE = 100
-MODES = {"exact": "exact plate", "pattern": "pattern (regex)", "edits": "within N edits"}
+MODES = {"exact": "exact plate", "pattern": "pattern (RE2)", "edits": "within N edits"}
 
 
 def list_plates(*, session: Session, prefix: str, order: str, offset: int) -> PlatesPage:
@@ -48,15 +48,17 @@ def add_watch(*, session: Session, name: str, pattern: str, mode: str, max_edits
     name, pattern = name.strip(), pattern.strip()
     if not name or not pattern:
         raise ValueError("a name and a plate or pattern are needed")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
     if mode == "pattern":
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression: {exc}") from exc
+            check_pattern(pattern)
+        except PatternError as exc:
+            raise ValueError(f"pattern refused: {exc}") from None
     else:
         pattern = normalize_plate(pattern)
-        if not pattern:
-            raise ValueError("the plate has no letters or digits")
+        if not pattern or len(pattern) > 16:
+            raise ValueError("a plate has 1 to 16 letters or digits")
     if session.execute(
         select(WatchlistEntry).where(col(WatchlistEntry.pattern) == pattern, col(WatchlistEntry.mode) == mode)
     ).first():

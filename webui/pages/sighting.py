@@ -12,7 +12,7 @@ from dashcam.search import SightingDetail, sighting_detail
 from webui import state
 from webui.components.maps import TileMap
 from webui.corrections import CorrectionError, correct_plate, set_pinned
-from webui.theme import fmt_place, fmt_time
+from webui.theme import fmt_local, fmt_place
 
 
 @dataclass
@@ -94,7 +94,7 @@ class SightingView:
             if h.corrected:
                 ui.badge(f"corrected · OCR read {h.plate_ocr}", color="teal").mark("corrected")
             ui.label(label_text(h.label, d.label_scores)).classes("text-slate-600").mark("label")
-            ui.label(f"{fmt_time(h.time_utc)} UTC").classes("text-slate-600")
+            ui.label(fmt_local(h.time_utc, h.utc_offset_s)).classes("text-slate-600").mark("when")
             ui.space()
             ui.button(
                 icon="chevron_left", on_click=lambda: ui.navigate.to(f"/sighting/{d.previous_id}")
@@ -191,9 +191,10 @@ class SightingView:
 def register() -> None:
     @ui.page("/sighting/{sighting_id}")
     async def sighting_page(sighting_id: int) -> None:
+        from webui.media import valid_id
         from webui.theme import frame
 
-        data = await state.db(load, sighting_id=sighting_id)
+        data = await state.db(load, sighting_id=sighting_id) if valid_id(sighting_id) else None
         with frame("Sighting", active="Search"):
             if data is None:
                 ui.label(f"No sighting {sighting_id}.").classes("text-lg").mark("not-found")
