@@ -43,9 +43,9 @@ def sharpness(img: np.ndarray, box: Sequence[float]) -> float:
     h, w = grey.shape
     width = max(8, round(w * SHARPNESS_HEIGHT / h))
     interp = cv2.INTER_AREA if h > SHARPNESS_HEIGHT else cv2.INTER_LINEAR
-    grey = cv2.resize(grey, (width, SHARPNESS_HEIGHT), interpolation=interp)
-    lap = cv2.Laplacian(grey, cv2.CV_32F)
-    return float(lap.std() / (grey.std() + 1.0))
+    sized = cv2.resize(grey, (width, SHARPNESS_HEIGHT), interpolation=interp)
+    lap = cv2.Laplacian(sized, cv2.CV_32F)
+    return float(lap.std() / (sized.std() + 1.0))
 
 
 def evidence(confidence: float, height_px: float, sharp: float) -> float:
