@@ -211,6 +211,11 @@ class Sighting(SQLModel, table=True):
     plate_confidence: float | None = None
     plate_alternatives: list[str] | None = Field(default=None, sa_column=Column(JSON))
     plate_corrected: str | None = Field(default=None, max_length=16, description="a user's correction")
+    label_scores: dict[str, float] | None = Field(
+        default=None,
+        sa_column=Column(JSON),
+        description="each class's share of the detector's confidence-weighted class scores over the track (0010)",
+    )
 
 
 class PlateRead(SQLModel, table=True):
@@ -229,6 +234,10 @@ class PlateRead(SQLModel, table=True):
     text: str = Field(max_length=16, index=True)
     plate_key: str = Field(max_length=16, index=True)
     confidence: float
+    evidence: float | None = Field(
+        default=None,
+        description="what the read is worth: confidence scaled down when small or blurred (0010)",
+    )
     box: list[float] | None = Field(default=None, sa_column=Column(JSON))
     time_utc: datetime | None = _ts(index=True)
     lat: float | None = None
