@@ -23,7 +23,9 @@ import cv2
 import numpy as np
 
 from dashcam.heavy_join import fill_gaps, fold, join_dropouts
+from dashcam.sighting_votes import add_votes, class_scores, sighting_plate, top_label
 from dashcam.video.decode import VideoError, iter_frames, prefetch
+from dashcam.vision.plate_evidence import evidence, sharpness
 from dashcam.vision.reid import SignatureSum, signature
 from dashcam.vision.tracking import ByteTracker, Track, label_group
 from dashcam.vision.types import Detection
@@ -41,9 +43,14 @@ SCENE_CUT = 25.0
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
 DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones
-# a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better
+# a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better; while
+# the plate still grows in the frame (by PLATE_GROWING over those reads: an approaching car), only
+# agreement on evidence (confidence scaled down for a small or blurred plate) of SETTLED_EVIDENCE settles
+# it: far, blurred agreement (S read as 5 three times) would otherwise end the reading before the sharp view
 SETTLED_READS = 3
 SETTLED_CONFIDENCE = 0.8
+SETTLED_EVIDENCE = 0.8
+PLATE_GROWING = 1.15
 MIN_VEHICLE_HEIGHT = 40  # px: smaller vehicles are too far for a plate read
 CLIP_FPS_MAX = 15.0
 CLIP_WIDTH = 640
@@ -72,6 +79,8 @@ class PlateObservation:
     confidence: float
     box: list[float]
     crop_jpeg: bytes | None = None
+    evidence: float = 0.0  # confidence scaled by the plate's size and sharpness in this frame
+    char_probs: tuple[Any, ...] = ()  # per character of ``text``: plate character -> probability
 
 
 @dataclass
@@ -85,6 +94,7 @@ class SightingOut:
     best_box: list[float]
     boxes: list[list[float]]
     reads: list[PlateObservation] = field(default_factory=list)
+    class_votes: dict[str, float] = field(default_factory=dict)  # confidence-weighted class scores summed
     thumbnail_jpeg: bytes | None = None
     clip_frames: list[tuple[float, bytes]] = field(default_factory=list)  # (t, jpeg) for the short clip
     signature: list[float] | None = None  # colour signature (dashcam.vision.reid)
@@ -136,16 +146,25 @@ class _TrackState:
         self.thumbnail: bytes | None = None
         self.reads: list[PlateObservation] = []
         self.frames_seen = 0
+        self.class_votes: dict[str, float] = {}
 
     @property
     def settled(self) -> bool:
-        """Three reads in a row agree, each confidently: more reads of this plate would not change it."""
+        """Three reads in a row agree, each confidently, and the plate is not about to be seen better: more
+        reads of it would not change it."""
         last = self.reads[-SETTLED_READS:]
-        return (
-            len(last) == SETTLED_READS
-            and len({r.text for r in last}) == 1
-            and all(r.confidence >= SETTLED_CONFIDENCE for r in last)
-        )
+        if (
+            len(last) < SETTLED_READS
+            or len({r.text for r in last}) != 1
+            or any(r.confidence < SETTLED_CONFIDENCE for r in last)
+        ):
+            return False
+        growing = _height(last[-1].box) > _height(last[0].box) * PLATE_GROWING
+        return not growing or all(r.evidence >= SETTLED_EVIDENCE for r in last)
+
+
+def _height(box: Sequence[float]) -> float:
+    return float(box[3] - box[1])
 
 
 def _quality(box: Sequence[float], score: float) -> float:
@@ -233,11 +252,19 @@ class _Window:
         results = self.detect([img for _, _, img in self.batch])
         self.timings["detect"] += time.perf_counter() - t0
         for (index, t, img), dets in zip(self.batch, results, strict=True):
-            kept = [d for d in dets if d.label in KEEP_LABELS and d.score >= self.tracker.low]
-            self._frame(index, t, img, _one_box_per_object(kept))
+            found = [d for d in dets if d.label in KEEP_LABELS and d.score >= self.tracker.low]
+            kept = _one_box_per_object(found)
+            self._frame(index, t, img, kept, class_scores(kept, found))
         self.batch.clear()
 
-    def _frame(self, index: int, t: float, img: np.ndarray, dets: list[Detection]) -> None:
+    def _frame(
+        self,
+        index: int,
+        t: float,
+        img: np.ndarray,
+        dets: list[Detection],
+        classes: list[dict[str, float]] | None = None,
+    ) -> None:
         look = _look(img)
         if self.last_look is not None and self._is_cut(float(np.abs(look - self.last_look).mean())):
             # a cut (an edited clip, a slideshow, the camera knocked): tracks end here, or one track
@@ -257,6 +284,7 @@ class _Window:
             d = dets[i]
             st = self.states.setdefault(tr.track_id, _TrackState())
             st.frames_seen += 1
+            add_votes(st.class_votes, classes[i] if classes else {d.label: d.score})
             q = _quality(d.xyxy, d.score)
             if q > st.best_quality:
                 st.best_quality = q
@@ -492,20 +520,23 @@ def _read(
         # the plate belongs to the smallest vehicle box around it (a bigger one may hold two vehicles)
         holders = [(tr, b) for tr, b in owners if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
         owner = min(holders, key=lambda h: (h[1][2] - h[1][0]) * (h[1][3] - h[1][1]))[0] if holders else None
+        sharp = sharpness(img, r.box)
         obs = PlateObservation(
             round(t, 3),
             r.text,
             r.raw_text,
             round(float(r.confidence), 4),
             [round(float(v), 1) for v in r.box],
+            evidence=round(evidence(float(r.confidence), r.box[3] - r.box[1], sharp), 4),
+            char_probs=tuple(getattr(r, "char_scores", ())),
         )
         obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
         if owner is not None:
             st = states.setdefault(owner.track_id, _TrackState())
             if all(o.t != obs.t for o in st.reads):
                 st.reads.append(obs)
-                if len(st.reads) > max_reads * 2:  # keep the most confident, in time order
-                    st.reads.remove(min(st.reads, key=lambda o: o.confidence))
+                if len(st.reads) > max_reads * 2:  # keep the best evidence, in time order
+                    st.reads.remove(min(st.reads, key=lambda o: o.evidence))
         else:
             orphans.append((Detection(*r.box, score=float(r.confidence), label=PLATE_LABEL, class_id=0), obs))
     if not boxes:
@@ -528,7 +559,7 @@ def _sighting(
     hi = min(tr.last_t + CLIP_MARGIN_S, lo + CLIP_MAX_S)
     return SightingOut(
         track_id=tr.track_id,
-        label=label or tr.label,
+        label=label or _track_label(tr, st),
         score=round(tr.score, 4),
         first_s=round(tr.first_t, 3),
         last_s=round(tr.last_t, 3),
@@ -536,16 +567,22 @@ def _sighting(
         best_box=[round(v, 1) for v in best.box],
         boxes=[[round(p.t, 3), *(round(v, 1) for v in p.box), round(p.score, 3)] for p in tr.points],
         reads=_one_read_per_frame(st.reads),
+        class_votes=dict(st.class_votes) if label is None else {},
         thumbnail_jpeg=st.thumbnail,
         clip_frames=[(t, j) for t, j in clip_buf if lo - 1e-6 <= t <= hi + 1e-6],
     )
 
 
+def _track_label(tr: Track, st: _TrackState) -> str:
+    """The class with the most confidence-weighted score over the track (the tracker's label without any)."""
+    return top_label(st.class_votes) or tr.label
+
+
 def _one_read_per_frame(reads: list[PlateObservation]) -> list[PlateObservation]:
-    """At most one read per frame time (the most confident), in time order."""
+    """At most one read per frame time (the best evidence), in time order."""
     best: dict[float, PlateObservation] = {}
     for r in reads:
-        if r.t not in best or r.confidence > best[r.t].confidence:
+        if r.t not in best or r.evidence > best[r.t].evidence:
             best[r.t] = r
     return [best[t] for t in sorted(best)]
 
@@ -555,12 +592,7 @@ def _merge_same_plate(sightings: list[SightingOut], gap_s: float = 1.0) -> list[
     fold the shorter track into the longer one."""
 
     def plate(s: SightingOut) -> str | None:
-        if not s.reads:
-            return None
-        votes: dict[str, float] = {}
-        for r in s.reads:
-            votes[r.text] = votes.get(r.text, 0.0) + r.confidence
-        return max(votes, key=votes.__getitem__)
+        return sighting_plate(s.reads).text or None if s.reads else None
 
     out: list[SightingOut] = []
     for s in sorted(sightings, key=lambda s: -(s.last_s - s.first_s)):
@@ -581,6 +613,13 @@ def _merge_same_plate(sightings: list[SightingOut], gap_s: float = 1.0) -> list[
             continue
         fold(host, s)
     return out
+
+
+def _merge_classes(host: SightingOut, other: SightingOut) -> None:
+    """The class votes of a track folded into another's; the label follows the summed votes."""
+    add_votes(host.class_votes, other.class_votes)
+    if host.label != PLATE_LABEL:
+        host.label = top_label(host.class_votes) or host.label
 
 
 def encode_clip(frames: list[tuple[float, bytes]], path: Path) -> int:

@@ -109,7 +109,7 @@ def _box_at(rows: Sequence[Sequence[float]], t: float) -> Sequence[float] | None
 def fold(host: SightingOut, s: SightingOut) -> None:
     """Make ``host`` the sighting of both: boxes, reads and clip frames of both, the best frame of the two,
     the parts of each."""
-    from dashcam.heavy import CLIP_MARGIN_S, CLIP_MAX_S, _one_read_per_frame
+    from dashcam.heavy import CLIP_MARGIN_S, CLIP_MAX_S, _merge_classes, _one_read_per_frame
 
     host.parts = sorted((host.parts or [[host.first_s, host.last_s]]) + (s.parts or [[s.first_s, s.last_s]]))
     n_host, n_s = len(host.boxes), len(s.boxes)
@@ -119,8 +119,10 @@ def fold(host: SightingOut, s: SightingOut) -> None:
     if s.thumbnail_jpeg is not None and _quality(s) > _quality(host):
         host.best_s, host.best_box, host.thumbnail_jpeg = s.best_s, s.best_box, s.thumbnail_jpeg
     host.score = round((host.score * n_host + s.score * n_s) / max(1, n_host + n_s), 4)
-    if n_s > n_host:
+    # the class votes of both, summed; the label follows them (where neither has votes, the longer's)
+    if not host.class_votes and not s.class_votes and n_s > n_host:
         host.label = s.label
+    _merge_classes(host, s)
     if host.signature is not None and s.signature is not None:
         w = n_host / max(1, n_host + n_s)
         host.signature = [

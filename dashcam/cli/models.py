@@ -64,7 +64,7 @@ def check_models(
     from dashcam.vision.inventory import ConfiguredModel, check_model, configured_models
 
     if names:
-        items = [ConfiguredModel("requested", n) for n in names]
+        items = [ConfiguredModel.requested(n) for n in names]
     else:  # the models the config in use needs (the embedded default when there is none)
         from dashcam.config import ConfigError, load_config
         from dashcam.settings import get_settings
@@ -81,10 +81,17 @@ def check_models(
         if bad:
             raise typer.Exit(1)
         return
-    table = Table("role", "model", "path", "sha256", "status")
+    table = Table("role", "model", "path", "from", "sha256", "status")
     for s in statuses:
-        status = "[green]ok[/]" if s.ok else f"[red]{s.problem}[/]"
-        table.add_row(s.role, s.ref, s.path or "-", (s.sha256 or "-")[:16], status)
+        status = "[green]ok[/]" if s.ok else f"[red]{shown(s.problem or '')}[/]"
+        table.add_row(
+            shown(s.role),
+            shown(s.ref),
+            shown(s.path or "-"),
+            s.found_in or "-",
+            (s.sha256 or "-")[:16],
+            status,
+        )
     console.print(table)
     if bad:
         fail(

@@ -228,6 +228,11 @@ class Sighting(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("sighting.id", ondelete="SET NULL"), nullable=True, index=True),
         description="the sighting of the same vehicle in the previous file of the drive",
     )
+    label_scores: dict[str, float] | None = Field(
+        default=None,
+        sa_column=Column(JSON),
+        description="each class's share of the detector's confidence-weighted class scores over the track (0010)",
+    )
 
 
 class PlateRead(SQLModel, table=True):
@@ -246,6 +251,10 @@ class PlateRead(SQLModel, table=True):
     text: str = Field(max_length=16, index=True)
     plate_key: str = Field(max_length=16, index=True)
     confidence: float
+    evidence: float | None = Field(
+        default=None,
+        description="what the read is worth: confidence scaled down when small or blurred (0010)",
+    )
     box: list[float] | None = Field(default=None, sa_column=Column(JSON))
     time_utc: datetime | None = _ts(index=True)
     lat: float | None = None

@@ -60,6 +60,7 @@ class PlateReadOut(BaseModel):
     text_raw: str
     text: str
     confidence: float
+    evidence: float | None = None
     time_utc: datetime | None
     lat: float | None
     lon: float | None
@@ -81,6 +82,7 @@ class SightingDetail(BaseModel):
     speed_kmh: float | None
     heading: float | None
     best_box: list[float] | None
+    label_scores: dict[str, float] = {}
     plate_alternatives: list[str]
     reads: list[PlateReadOut]
     media: list[MediaOut]
@@ -286,6 +288,7 @@ def sighting_detail(
         speed_kmh=s.speed_kmh,
         heading=s.heading,
         best_box=s.best_box,
+        label_scores=dict(s.label_scores or {}),
         plate_alternatives=list(s.plate_alternatives or []),
         reads=[
             PlateReadOut(
@@ -294,6 +297,7 @@ def sighting_detail(
                 text_raw=r.text_raw,
                 text=r.text,
                 confidence=r.confidence,
+                evidence=r.evidence,
                 time_utc=utc(r.time_utc),
                 lat=r.lat,
                 lon=r.lon,

@@ -20,17 +20,18 @@ from dashcam.localtime import local_iso
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.search import index_plates, refresh_plates
+from dashcam.sighting_votes import label_shares, sighting_plate
 from dashcam.stages import NotRetryable, StageContext, already_done, known_failure, recorded
 from dashcam.stages.heavy_links import link_neighbours
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
 from dashcam.vision import lanecrop
-from dashcam.vision.config import PlateOnnxOcrConfig, UltralyticsDetectorConfig
+from dashcam.vision.config import EasyOcrConfig, PlateOnnxOcrConfig, UltralyticsDetectorConfig
 from dashcam.vision.defaults import plate_detector as default_plate
 from dashcam.vision.defaults import vehicle_detector
 from dashcam.vision.errors import VisionError
-from dashcam.vision.plate_text import consensus, plate_key
+from dashcam.vision.plate_text import plate_key
 
 log = logging.getLogger(__name__)
 STAGE = "heavy"
@@ -88,7 +89,7 @@ def plate_reader(ctx: StageContext) -> Any:
         variants = ("band", "band_narrow", "band_clahe")
         crops = PlateReader.from_config(
             det_cfg,
-            g.vision.ocr,
+            g.vision.ocrs,
             PlateRules.from_section(g.plates),
             PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False, variants=variants),
             models_dir=ctx.models_dir,
@@ -98,7 +99,7 @@ def plate_reader(ctx: StageContext) -> Any:
         # pixels at the detector's 320 px input otherwise; it shares the loaded models
         whole = PlateReader(
             crops.detector,
-            crops.ocr,
+            crops.ocrs,
             crops.rules,
             # most frames have no plate to read: no second search in small tiles on each of them
             PlateReaderOptions(tile_fallback=True, variants=variants, unread_tiles=None),
@@ -106,7 +107,8 @@ def plate_reader(ctx: StageContext) -> Any:
         )
         return _VideoPlateReader(crops, whole)
 
-    key = f"plates:{det_cfg.model_dump_json()}:{g.vision.ocr.model_dump_json()}:{g.plates.model_dump_json()}"
+    ocrs = ",".join(o.model_dump_json() for o in g.vision.ocrs)
+    key = f"plates:{det_cfg.model_dump_json()}:[{ocrs}]:{g.plates.model_dump_json()}"
     return ctx.cached(key, make)
 
 
@@ -133,10 +135,15 @@ def heavy_key(ctx: StageContext, clip_hash: str) -> str:
     plate_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
     if plate_cfg is not None:
         paths += model_files(plate_cfg, ctx.models_dir)
-    if isinstance(g.vision.ocr, PlateOnnxOcrConfig):  # a recogniser read from files: part of the key too
-        from dashcam.vision.ocr import PlateOnnxOcrBackend
+    for ocr in g.vision.ocrs:  # recognisers read from files: part of the key too
+        if isinstance(ocr, PlateOnnxOcrConfig):
+            from dashcam.vision.ocr import PlateOnnxOcrBackend
 
-        paths += PlateOnnxOcrBackend(g.vision.ocr, models_dir=ctx.models_dir).files()
+            paths += PlateOnnxOcrBackend(ocr, models_dir=ctx.models_dir).files()
+        elif isinstance(ocr, EasyOcrConfig):
+            from dashcam.vision.ocr import EasyOcrBackend
+
+            paths += EasyOcrBackend(ocr, models_dir=ctx.models_dir).files()
     gpu = ctx.config.device.gpu
     cfg = config_hash(g.detection, g.plates, g.vision, vcfg, {"gpu": gpu.model_dump() if gpu else None})
     return stage_key(STAGE, clip_hash, models=[model_checksum(p) for p in paths], config=cfg)
@@ -255,7 +262,10 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                         "image/jpeg",
                     )
                 )
-            best_read = max(s.reads, key=lambda r: r.confidence, default=None)
+            plate = sighting_plate(s.reads, g.plates.confusions) if s.reads else None
+            # the crop shown is the best evidence of the plate the sighting carries
+            shows = [r for r in s.reads if plate is not None and r.text == plate.text] or s.reads
+            best_read = max(shows, key=lambda r: r.evidence, default=None)
             if best_read is not None and best_read.crop_jpeg:
                 smedia.append(
                     _put(
@@ -274,11 +284,6 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 )
             keep_keys |= {m["key"] for m in smedia}
             fix = track.at(s.best_s)
-            plate = (
-                consensus([(r.text, r.confidence) for r in s.reads], confusions=g.plates.confusions)
-                if s.reads
-                else None
-            )
             if plate is not None and plate.text:
                 n_plates += 1
             srow = {
@@ -311,6 +316,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "merged_from": s.merged_from,
                 "parts": s.parts or None,
                 "signature": s.signature,
+                "label_scores": label_shares(s.class_votes) or None,
             }
             reads = []
             for r in s.reads:
@@ -323,6 +329,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                         "text": r.text[:16],
                         "plate_key": plate_key(r.text, g.plates.confusions)[:16],
                         "confidence": r.confidence,
+                        "evidence": r.evidence,
                         "box": r.box,
                         "time_utc": rf.time_utc
                         if rf and rf.time_utc

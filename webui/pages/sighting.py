@@ -52,17 +52,34 @@ def load(*, session: Session, sighting_id: int) -> Loaded | None:
 
 
 def _reads_table(d: SightingDetail) -> None:
+    """Every read of the plate in time order, with what it was worth: the plate is the vote of the best."""
     rows = [
-        {"t": f"{r.t:.2f}", "raw": r.text_raw, "text": r.text, "conf": f"{r.confidence:.2f}"}
-        for r in sorted(d.reads, key=lambda r: -r.confidence)
+        {
+            "t": f"{r.t:.2f}",
+            "raw": r.text_raw,
+            "text": r.text,
+            "conf": f"{r.confidence:.2f}",
+            "evidence": "-" if r.evidence is None else f"{r.evidence:.2f}",
+        }
+        for r in sorted(d.reads, key=lambda r: r.t)
     ]
     columns = [
+        {"name": "t", "label": "at s", "field": "t", "align": "left"},
         {"name": "text", "label": "Read", "field": "text", "align": "left"},
         {"name": "raw", "label": "OCR raw", "field": "raw", "align": "left"},
         {"name": "conf", "label": "Confidence", "field": "conf"},
-        {"name": "t", "label": "at s", "field": "t"},
+        {"name": "evidence", "label": "Evidence", "field": "evidence"},
     ]
     ui.table(columns=columns, rows=rows, row_key="t").props("dense flat").classes("w-full").mark("reads")
+    ui.label("Evidence: confidence, lowered for a small or blurred plate; the best reads decide.").classes(
+        "text-xs text-slate-500"
+    )
+
+
+def label_text(label: str, scores: dict[str, float]) -> str:
+    """The class with its share of the track's class scores, e.g. "car 82 %" (the label alone without them)."""
+    share = scores.get(label)
+    return label if share is None else f"{label} {share * 100:.0f} %"
 
 
 class SightingView:
@@ -76,9 +93,8 @@ class SightingView:
             ).mark("plate")
             if h.corrected:
                 ui.badge(f"corrected · OCR read {h.plate_ocr}", color="teal").mark("corrected")
-            ui.label(f"{h.label} · {fmt_local(h.time_utc, h.utc_offset_s)}").classes("text-slate-600").mark(
-                "when"
-            )
+            ui.label(label_text(h.label, d.label_scores)).classes("text-slate-600").mark("label")
+            ui.label(fmt_local(h.time_utc, h.utc_offset_s)).classes("text-slate-600").mark("when")
             ui.space()
             ui.button(
                 icon="chevron_left", on_click=lambda: ui.navigate.to(f"/sighting/{d.previous_id}")

@@ -1,8 +1,8 @@
 """sightings record the tracks joined into them, their colour signature and the sighting of the same vehicle
 in the previous file of the drive
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 09:00:00
 
 The columns are added in place (SQLite's ALTER TABLE ADD COLUMN): a batch copy of the table would lose the
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
