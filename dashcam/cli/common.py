@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dashcam.logs import CONTROL_ESCAPES, json_mode
 
 # soft_wrap: a line is never cut where the terminal (80 columns when there is none) ends, so a summary
 # stays one line for the scripts and logs that read it
@@ -68,16 +71,19 @@ DEBUG = [False]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """One clear line on stderr, no traceback."""
-    err_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
+    """One clear line on stderr, no traceback (a JSON log line when ``logging.format`` is json)."""
+    if json_mode():
+        logging.getLogger("dashcam.cli").error("%s", message)
+    else:
+        err_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
+    if json_mode():
+        logging.getLogger("dashcam.cli").warning("%s", message)
+        return
     err_console.print(f"[yellow]warning:[/] {shown(message)}", highlight=False, soft_wrap=True)
-
-
-CONTROL_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 
 
 def shown(text: object) -> str:
