@@ -10,7 +10,8 @@ What is served (every value read from the database, the storage areas and the Pr
   ``dashcam_device_free_scratch_bytes``, and ``dashcam_device_configured`` for every configured device
   (a configured device with no heartbeat series has never been heard from);
 - ``dashcam_storage_free_bytes{area}`` and ``dashcam_storage_size_bytes{area}`` of the local storage areas
-  (``dashcam_storage_available`` 0: a local area whose folder is missing, e.g. a share not mounted);
+  (``dashcam_storage_available`` 0: a local area whose folder does not exist, a share not mounted or an
+  area nothing was written to yet; it then has no size and free samples rather than another disk's);
 - with a Prefect server configured: ``dashcam_prefect_up``, and per work pool
   ``dashcam_work_pool_queue_depth`` (Scheduled and Pending flow runs), ``dashcam_work_pool_late_runs`` and
   ``dashcam_work_pool_online_workers``; absent on one machine without a server;
@@ -39,8 +40,9 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
@@ -194,7 +196,9 @@ def storage_metrics() -> list[Metric]:
     free = _gauge("dashcam_storage_free_bytes", "Free space of the disk holding a storage area.", ["area"])
     size = _gauge("dashcam_storage_size_bytes", "Size of the disk holding a storage area.", ["area"])
     there = _gauge(
-        "dashcam_storage_available", "1 when a local storage area's folder exists (0: not mounted).", ["area"]
+        "dashcam_storage_available",
+        "1 when a local storage area's folder exists (0: not mounted, or not written to yet).",
+        ["area"],
     )
     storage = state.get().storage
     for name in AREAS:
@@ -270,4 +274,6 @@ def register(app: FastAPI) -> None:
     @app.get(PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:  # sync: FastAPI runs it on a worker thread
         check_access(request)
-        return Response(render(), media_type=CONTENT_TYPE_LATEST)
+        # the classic text format (0.0.4): what every Prometheus reads, Debian 12's 2.42 included; our
+        # names are all plain, so the body is the same as in 1.0.0
+        return Response(render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
