@@ -42,6 +42,8 @@ SYSLOG_IDENT = "dashcam: "
 SYSLOG_MAX_BYTES = 7000
 """A JSON line sent to syslog stays below rsyslog's default message size (8 KiB with its header): longer
 fields are cut, so the line that arrives still parses."""
+OWN_LOGGERS = ("dashcam", "webui", "flows", "blocks", "uvicorn")
+"""Loggers that log at the configured level (other libraries: from WARNING up, or DEBUG with -v)."""
 # record attributes that are noise in a JSON line (uvicorn's ANSI-coloured copy of the message, Prefect's flag)
 _DROPPED = ("color_message", "send_to_api")
 
@@ -265,19 +267,24 @@ def configure(*, verbose: bool = False) -> LogSetup:
     setup = log_setup()
     json_mode = setup.format == "json"
     level = "DEBUG" if verbose else (setup.level or ("INFO" if json_mode else "WARNING"))
-    logging.basicConfig(level=level, handlers=_handlers(setup, CLI_TEXT), force=True)
+    # other libraries' INFO lines (alembic's plugin list, every httpx request) are noise: they log from
+    # WARNING up unless DEBUG was asked for; ours and the web server's at the level asked for
+    root = level if level in ("DEBUG", "ERROR") else "WARNING"
+    logging.basicConfig(level=root, handlers=_handlers(setup, CLI_TEXT), force=True)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
     if json_mode and PREFECT_LOGGING_YML.is_file():
         # Prefect configures its loggers when it is first imported (`dashcam setup`, the web UI's status):
         # with its own file it would give uvicorn a text handler of its own
         os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(PREFECT_LOGGING_YML))
-    _ACTIVE[:] = [setup]
+    _ACTIVE[:] = [setup._replace(level=level)]
     if setup.problem:
         logging.getLogger(__name__).warning("%s", setup.problem)
-    return setup
+    return active()
 
 
 def active() -> LogSetup:
-    """The setup :func:`configure` made in this process (defaults before)."""
+    """The setup :func:`configure` made in this process, with the level in force (defaults before)."""
     return _ACTIVE[0] if _ACTIVE else LogSetup()
 
 
