@@ -40,9 +40,8 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, exposition, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
@@ -54,6 +53,9 @@ from webui import state, throttle
 from webui.api import keys, prefect
 
 PATH = "/metrics"
+# the classic text format (0.0.4): what every Prometheus reads, Debian 12's 2.42 included (before 0.21,
+# prometheus-client's "latest" was that one); our names are all plain, so the body is the same as in 1.0.0
+CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 CACHE_S = 5.0
 STATES = ("queued", "running", "done", "failed", "skipped")
 AREAS = ("raw", "preproc", "heavy_output", "archive")
@@ -274,6 +276,4 @@ def register(app: FastAPI) -> None:
     @app.get(PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:  # sync: FastAPI runs it on a worker thread
         check_access(request)
-        # the classic text format (0.0.4): what every Prometheus reads, Debian 12's 2.42 included; our
-        # names are all plain, so the body is the same as in 1.0.0
-        return Response(render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+        return Response(render(), media_type=CONTENT_TYPE)
