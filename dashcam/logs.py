@@ -270,9 +270,20 @@ def configure(*, verbose: bool = False) -> LogSetup:
     # other libraries' INFO lines (alembic's plugin list, every httpx request) are noise: they log from
     # WARNING up unless DEBUG was asked for; ours and the web server's at the level asked for
     root = level if level in ("DEBUG", "ERROR") else "WARNING"
-    logging.basicConfig(level=root, handlers=_handlers(setup, CLI_TEXT), force=True)
-    for name in OWN_LOGGERS:
-        logging.getLogger(name).setLevel(level)
+    top = logging.getLogger()
+    for old in [h for h in top.handlers if getattr(h, "dashcam", False)]:  # an earlier configure()
+        top.removeHandler(old)
+        old.close()
+    # like logging.basicConfig: a process that installed handlers of its own (pytest, an embedding program)
+    # keeps them, and its levels
+    if not top.handlers:
+        for h in _handlers(setup, CLI_TEXT):
+            h.setLevel(level)  # a logger Prefect's config sets to INFO later still writes nothing below it
+            h.dashcam = True  # type: ignore[attr-defined]
+            top.addHandler(h)
+        top.setLevel(root)
+        for name in OWN_LOGGERS:
+            logging.getLogger(name).setLevel(level)
     if json_mode and PREFECT_LOGGING_YML.is_file():
         # Prefect configures its loggers when it is first imported (`dashcam setup`, the web UI's status):
         # with its own file it would give uvicorn a text handler of its own
