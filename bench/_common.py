@@ -59,11 +59,11 @@ def models_dir() -> Path:
     d = os.environ.get("DASHCAM_MODELS_DIR")
     if not d:
         raise SystemExit("set DASHCAM_MODELS_DIR to the folder with the model files")
-    return Path(d)
+    return Path(d).resolve()
 
 
 def testdata() -> Path:
     d = os.environ.get("DASHCAM_TESTDATA")
     if not d:
         raise SystemExit("set DASHCAM_TESTDATA to the real test data folder")
-    return Path(d)
+    return Path(d).resolve()

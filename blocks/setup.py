@@ -73,6 +73,7 @@ def setup(
     docker_pools: tuple[str, ...] = (),
     heartbeat_s: int = 30,
     zombie_after_s: int = 120,
+    notify_block: str | None = None,
     deploy: bool = True,
 ) -> list[str]:
     """Bring the server to the pipeline's state; returns what was done, one line each."""
@@ -83,6 +84,8 @@ def setup(
         done += _pools(config, results_path, docker_pools, heartbeat_s, code_dir or str(ROOT))
         done += _blocks(config, results_path)
         done += _automation(zombie_after_s)
+        if notify_block:
+            done += _notifications(notify_block)
     if deploy:
         done += _deploy(server, code_dir or str(ROOT))
     return done
@@ -214,6 +217,58 @@ def _automation(zombie_after_s: int) -> list[str]:
         existing.delete()
     Automation(name=ZOMBIE_AUTOMATION, trigger=trigger, actions=[action]).create()
     return [f"automation '{ZOMBIE_AUTOMATION}': {'updated' if existing else 'created'}"]
+
+
+NOTIFY_AUTOMATIONS = {
+    # event -> (automation name, subject, body): Jinja over the event, as Prefect's actions template it
+    "dashcam.watchlist.hit": (
+        "dashcam-watchlist-notify",
+        "Watchlist: {{ event.payload.plate }} seen",
+        "{{ event.payload.message }}",
+    ),
+    "dashcam.clip.failed": (
+        "dashcam-failure-notify",
+        "dashcam: {{ event.payload.stage }} failed for clip {{ event.payload.clip_id }}",
+        "{{ event.payload.stage }} failed: {{ event.payload.error }}",
+    ),
+}
+
+
+def _notifications(block: str) -> list[str]:
+    """Automations that send watchlist hits and failed clips through the notification block the user made
+    (``TYPE/NAME``, e.g. ``slack-webhook/phone`` or ``custom-webhook/home-assistant``)."""
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    kind, _, name = block.partition("/")
+    if not kind or not name:
+        raise ValueError(f"--notify-block {block!r}: give it as TYPE/NAME, e.g. slack-webhook/phone")
+    with get_client(sync_client=True) as client:
+        try:
+            doc = client.read_block_document_by_name(name=name, block_type_slug=kind)
+        except Exception as exc:  # the server answers 404: one clear line
+            raise ValueError(
+                f"no notification block {block!r} on the server (make it in the Prefect UI)"
+            ) from exc
+    out = []
+    for event, (auto_name, subject, body) in NOTIFY_AUTOMATIONS.items():
+        trigger = EventTrigger(
+            expect={event}, match={"prefect.resource.id": "dashcam.*"}, posture=Posture.Reactive, threshold=1
+        )
+        action = SendNotification(block_document_id=doc.id, subject=subject, body=body)
+        try:
+            existing = Automation.read(name=auto_name)
+        except ValueError:
+            existing = None
+        if existing is not None:
+            if existing.trigger == trigger and existing.actions == [action]:
+                continue
+            existing.delete()
+        Automation(name=auto_name, trigger=trigger, actions=[action]).create()
+        out.append(f"automation '{auto_name}' ({event} -> {block}): {'updated' if existing else 'created'}")
+    return out
 
 
 def _deploy(server: str, code_dir: str) -> list[str]:

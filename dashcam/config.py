@@ -137,6 +137,18 @@ class CameraSection(_Strict):
     poll_interval_s: int = Field(300, ge=10, description="How often the NAS looks for the camera (seconds).")
 
 
+class NotifySection(_Strict):
+    url: str | None = Field(
+        None,
+        description="Apprise URL that watchlist hits are sent to when the stages run on one machine (ntfy://, "
+        "mailto://, json://, a Home Assistant webhook ...). It often holds a token: prefer url_env.",
+    )
+    url_env: str = Field(
+        "DASHCAM_NOTIFY_URL",
+        description="Environment variable holding the Apprise URL (wins over url).",
+    )
+
+
 class ImportSection(_Strict):
     stable_s: float = Field(
         2.0,
@@ -220,6 +232,11 @@ class WebUiSection(_Strict):
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="Map tile URL template ({z}/{x}/{y}); point it at your own tile server, or 'none' for no tiles. "
         "DASHCAM_UI_TILE_URL overrides it.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Address people open the web UI at (e.g. https://dashcam.home.example): links to "
+        "sightings in Prefect artifacts and notifications start with it. None: no links.",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -361,6 +378,10 @@ class GlobalConfig(_Strict):
     storage_paths: StoragePaths = Field(
         default_factory=StoragePaths,  # type: ignore[arg-type]
         description="Where each storage area lives.",
+    )
+    notify: NotifySection = Field(
+        default_factory=NotifySection,  # type: ignore[arg-type]
+        description="Being told on one machine (a deployment uses a Prefect automation: `dashcam setup --notify-block`).",
     )
     import_: ImportSection = Field(
         default_factory=ImportSection,  # type: ignore[arg-type]

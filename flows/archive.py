@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from dashcam.stages.archive import run_archive
 from dashcam.stages.jobs import report
 from flows.common import retry_options, retryable, run_clips, stage_context
+from flows.telling import archive_artifact
 
 
 # No Prefect cache: the stage itself skips a done clip, and a cached result would hide media that a
@@ -31,9 +32,6 @@ def archive_clip(clip_id: int) -> dict[str, Any]:
 def archive(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]:
     """Archive each clip; a failed clip is reported and the others go on."""
     run = archive_clip.with_options(**retry_options(stage_context()))
-    return run_clips(
-        "archive",
-        clip_ids,
-        run,
-        chain=chain,
-    )
+    results = run_clips("archive", clip_ids, run, chain=chain)
+    archive_artifact(results)
+    return results

@@ -15,6 +15,7 @@ from prefect.states import State
 from dashcam.stages import ClipBusy, NotRetryable, StageContext
 from dashcam.stages.jobs import DESCRIBE, first_line, run_each
 from dashcam.storage import no_space
+from flows.telling import failed_events
 
 _CONTEXT: StageContext | None = None
 
@@ -221,6 +222,7 @@ def run_clips(
         describe=DESCRIBE[stage],
         logger=get_run_logger(),
     )
+    failed_events(stage, results)
     if chain:
         chain_next(stage, [r["clip_id"] for r in results if r["ok"]])
     return results

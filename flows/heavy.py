@@ -18,6 +18,9 @@ from flows.common import (
     stage_context,
     task_cache_key,
 )
+from flows.telling import heavy_artifacts, progress_reporter
+
+LONG_CLIP_S = 60.0  # clips at least this long get a progress artifact
 
 
 def _cache_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
@@ -44,8 +47,13 @@ def heavy_clip(clip_id: int) -> dict[str, Any]:
         if ctx.config.device.gpu
         else nullcontext()
     )
+    clip = ctx.clip(clip_id)
+    # a long clip shows how far it is in the Prefect UI as it goes
+    progress = (
+        progress_reporter(f"heavy: {clip.file_name}") if (clip.duration_s or 0) >= LONG_CLIP_S else None
+    )
     with slot:
-        res = run_heavy(clip_id, ctx)
+        res = run_heavy(clip_id, ctx, on_progress=progress)
     report("heavy", clip_id, str(clip_id), f"{res.sightings} sighting(s)")
     return res.as_dict()
 
@@ -56,9 +64,6 @@ def heavy(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]:
     ctx = stage_context()
     days = ctx.config.global_config.global_.storage_retention_days.heavy_output
     run = heavy_clip.with_options(**retry_options(ctx), cache_expiration=cache_expiration(days))
-    return run_clips(
-        "heavy",
-        clip_ids,
-        run,
-        chain=chain,
-    )
+    results = run_clips("heavy", clip_ids, run, chain=chain)
+    heavy_artifacts(ctx, results)
+    return results

@@ -17,6 +17,7 @@ from flows.common import (
     stage_context,
     task_cache_key,
 )
+from flows.telling import preprocess_artifact
 
 
 def _cache_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
@@ -43,9 +44,6 @@ def preprocess(clip_ids: list[int], chain: bool = False) -> list[dict[str, Any]]
     ctx = stage_context()
     days = ctx.config.global_config.global_.storage_retention_days.preproc_data
     run = preprocess_clip.with_options(**retry_options(ctx), cache_expiration=cache_expiration(days))
-    return run_clips(
-        "preprocess",
-        clip_ids,
-        run,
-        chain=chain,
-    )
+    results = run_clips("preprocess", clip_ids, run, chain=chain)
+    preprocess_artifact(results)
+    return results

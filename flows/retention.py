@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from dashcam import retention as rules
 from flows.common import stage_context
+from flows.telling import retention_artifact
 
 DAILY_CRON = "30 3 * * *"  # after the night's ingest and processing, before anyone looks in the morning
 
@@ -37,6 +38,7 @@ def retention(dry_run: bool = False) -> dict[str, Any]:
     if not dry_run:
         plan = delete_files(plan)
     doc = rules.summary(rules.Plan.from_dict(plan), dry_run=dry_run)
+    retention_artifact(doc)
     verb = "would delete" if dry_run else "deleted"
     log.info("retention %s %d file(s), %d byte(s)", verb, doc["files"], doc["bytes"])
     for f in doc["failed"]:

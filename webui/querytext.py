@@ -1,9 +1,10 @@
 """The search box's language: plate text, object labels, dates and a few filter words, in any order.
 
     AB 12 CDE                    a plate (spaces and dashes do not matter)
-    car 2024-05-01               cars seen that day
+    car 2024-05-01               cars seen that day (the camera's local day)
     truck 2024-05-01..2024-05-07 a range of days (the end day included)
     after:2024-05-01 before:2024-06-01T08:00
+    2024-05-01 utc               dates and times in UTC instead of each clip's own clock
     rear event ~2 AB12CD         rear camera, event clips, plates within two edits
 
 Words the parser knows become filters; whatever is left is the plate. It returns keyword arguments for
@@ -35,33 +36,37 @@ class Parsed:
 
 
 def _at(text: str, *, end: bool = False) -> datetime:
-    """A date (the whole day: its end when ``end``) or a date-time, UTC."""
+    """A date (the whole day: its end when ``end``) or a date-time, on the clips' own clock (naive)."""
     if len(text) == 10:
         d = date.fromisoformat(text) + timedelta(days=1 if end else 0)
-        return datetime.combine(d, time(), tzinfo=timezone.utc)
-    return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=timezone.utc)
+        return datetime.combine(d, time())
+    return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=None)
 
 
 def parse(text: str, *, today: date | None = None) -> Parsed:
     out = Parsed()
     plate: list[str] = []
-    today = today or datetime.now(timezone.utc).date()
+    in_utc = False
+    today = today or datetime.now().date()  # this machine's day: the household's
     for raw in text.split():
         tok = raw.strip(",;").lower()
         try:
             if m := re.fullmatch(rf"({_WHEN})\.\.({_WHEN})", tok, re.I):
-                out.fields["since"], out.fields["until"] = _at(m[1]), _at(m[2], end=True)
+                out.fields["local_since"], out.fields["local_until"] = _at(m[1]), _at(m[2], end=True)
                 out.chips.append(f"{m[1]} – {m[2]}")
             elif re.fullmatch(_DAY, tok):
-                out.fields["since"], out.fields["until"] = _at(tok), _at(tok, end=True)
+                out.fields["local_since"], out.fields["local_until"] = _at(tok), _at(tok, end=True)
                 out.chips.append(f"on {tok}")
             elif m := re.fullmatch(rf"(after|since|before|until):({_WHEN})", tok, re.I):
                 after = m[1] in ("after", "since")
-                out.fields["since" if after else "until"] = _at(m[2], end=not after)
+                out.fields["local_since" if after else "local_until"] = _at(m[2], end=not after)
                 out.chips.append(f"{m[1]} {m[2]}")
             elif tok in ("today", "yesterday"):
                 d = today - timedelta(days=0 if tok == "today" else 1)
-                out.fields["since"], out.fields["until"] = _at(d.isoformat()), _at(d.isoformat(), end=True)
+                out.fields["local_since"], out.fields["local_until"] = (
+                    _at(d.isoformat()),
+                    _at(d.isoformat(), end=True),
+                )
                 out.chips.append(tok)
             elif tok in LABELS or tok in _PLURAL:
                 out.fields["label"] = _PLURAL.get(tok, tok)
@@ -78,6 +83,9 @@ def parse(text: str, *, today: date | None = None) -> Parsed:
             elif m := re.fullmatch(r"~([0-2])", tok):
                 out.fields["fuzzy"] = int(m[1])
                 out.chips.append(f"within {m[1]} edits")
+            elif tok == "utc":
+                in_utc = True
+                out.chips.append("times in UTC")
             elif tok == "exact":
                 out.fields["fuzzy"], out.fields["confusions"] = 0, False
                 out.chips.append("exact plate")
@@ -87,6 +95,10 @@ def parse(text: str, *, today: date | None = None) -> Parsed:
                 out.errors.append(f"did not understand {raw!r}")
         except ValueError:
             out.errors.append(f"not a date: {raw!r}")
+    if in_utc:  # the same dates, read as instants in UTC
+        for name in ("since", "until"):
+            if (value := out.fields.pop(f"local_{name}", None)) is not None:
+                out.fields[name] = value.replace(tzinfo=timezone.utc)
     joined = re.sub(r"[^A-Za-z0-9]", "", "".join(plate)).upper()
     if joined:
         out.fields["plate"] = joined

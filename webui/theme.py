@@ -75,5 +75,14 @@ def fmt_time(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else "—"
 
 
+def fmt_local(when: object, offset_s: int | None) -> str:
+    """A time on the clip's own clock, with its offset from UTC: ``2024-05-18 00:30:05 +02:00``."""
+    from datetime import datetime
+
+    from dashcam.localtime import local_display
+
+    return local_display(when, offset_s) if isinstance(when, datetime) else "—"
+
+
 def fmt_place(lat: float | None, lon: float | None) -> str:
     return f"{lat:.5f}, {lon:.5f}" if lat is not None and lon is not None else "no GPS"

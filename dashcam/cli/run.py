@@ -92,6 +92,24 @@ def run_paths(stages: Stages, paths: list[Path], *, json_out: bool, archive: boo
             set_reporter(None)
 
 
+def _tell(summary: dict[str, Any], cfg: Any, json_out: bool) -> None:
+    """Watchlist hits: a line each in the summary, and sent through the Apprise URL when one is set."""
+    from dashcam.notify import notify_url, send
+    from dashcam.stages.findings import WatchlistHit
+
+    hits = [WatchlistHit(**h) for h in summary.get("watchlist", [])]
+    if not json_out:
+        for h in hits:
+            console.print(shown(h.line()), highlight=False)
+    url = notify_url(cfg)
+    if hits and url:
+        title = f"dashcam: {len(hits)} watchlist sighting(s)"
+        if (problem := send(url, title, [h.line() for h in hits])) is not None:
+            summary.setdefault("notes", []).append(f"watchlist notification not sent: {problem}")
+            if not json_out:
+                err_console.print(f"[yellow]note:[/] {shown(problem)}", highlight=False, soft_wrap=True)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     console.print(
         f"[bold]{summary['clips']}[/] clip(s): [bold]{summary['sightings']}[/] sighting(s), "
@@ -118,10 +136,12 @@ def run(
         fail(f"{missing[0]}: no such file or folder")
     with stages("run", prefect=prefect, quiet=json_out, models=True, check=_check_models) as runner:
         summary = run_paths(runner, paths, json_out=json_out, archive=not no_archive)
+    if not json_out:
+        _print_summary(summary)
+    _tell(summary, runner.cfg, json_out)
     if json_out:
         print_json(summary)
     else:
-        _print_summary(summary)
         console.print(
             "search it: `dashcam search --plate TEXT`, or open the web UI: `dashcam ui`", highlight=False
         )
@@ -145,10 +165,12 @@ def demo(
         summary = run_paths(runner, [folder], json_out=json_out)
     summary["footage"] = str(folder)
     summary["truth"] = made
+    if not json_out:
+        _print_summary(summary)
+    _tell(summary, runner.cfg, json_out)
     if json_out:
         print_json(summary)
     else:
-        _print_summary(summary)
         console.print(f"footage and ground truth: {folder}", highlight=False, markup=False)
         console.print(
             "next: `dashcam search --plate <TEXT> --fuzzy 1`, or the web UI: `dashcam ui` then http://127.0.0.1:8000",

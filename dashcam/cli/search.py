@@ -27,18 +27,29 @@ def _floats(value: str, n: int, option: str, shape: str) -> tuple[float, ...]:
     return nums
 
 
-def _when(value: str | None, option: str, *, end: bool = False) -> datetime | None:
-    """ISO date or date-time, UTC unless it has an offset; a bare date for --until means the whole day."""
+def _when(value: str | None, option: str, *, end: bool = False, utc: bool = False) -> datetime | None:
+    """ISO date or date-time: on the clips' own clock (naive), an instant where it has an offset, UTC with
+    ``utc``; a bare date for the end of a range means the whole day."""
     if value is None:
         return None
     try:
         if len(value) == 10:
             d = date.fromisoformat(value)
-            return datetime.combine(d + timedelta(days=1 if end else 0), time(), tzinfo=timezone.utc)
-        dt = datetime.fromisoformat(value)
+            dt = datetime.combine(d + timedelta(days=1 if end else 0), time())
+        else:
+            dt = datetime.fromisoformat(value)
     except ValueError:
         fail(f"{option} {value!r}: expected an ISO date or date-time, e.g. 2024-05-01 or 2024-05-01T12:30")
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt.replace(tzinfo=timezone.utc) if utc and dt.tzinfo is None else dt
+
+
+def _range(start: datetime | None, end: datetime | None) -> dict[str, datetime | None]:
+    """An instant filters on UTC, a time without a zone on the clip's own clock."""
+    out: dict[str, datetime | None] = {}
+    for name, value in (("since", start), ("until", end)):
+        if value is not None:
+            out[name if value.tzinfo else f"local_{name}"] = value
+    return out
 
 
 def search(
@@ -52,9 +63,15 @@ def search(
     pattern: str | None = typer.Option(None, "--pattern", help="Regular expression the whole plate matches."),
     label: str | None = typer.Option(None, "--label", "-l", help="Object label, e.g. car, truck, person."),
     since: str | None = typer.Option(
-        None, "--since", help="Seen at or after (ISO date/time, UTC by default)."
+        None,
+        "--from",
+        "--since",
+        help="Seen at or after (ISO date/time on the camera's own clock; with an offset or --utc, that instant).",
     ),
-    until: str | None = typer.Option(None, "--until", help="Seen before (a bare date includes that day)."),
+    until: str | None = typer.Option(
+        None, "--to", "--until", help="Seen before (a bare date includes that day)."
+    ),
+    in_utc: bool = typer.Option(False, "--utc", help="Read --from/--to as UTC, not the camera's clock."),
     near: str | None = typer.Option(None, "--near", help="LAT,LON,METRES: within a circle."),
     bbox: str | None = typer.Option(None, "--bbox", help="SOUTH,WEST,NORTH,EAST: within a box."),
     channel: str | None = typer.Option(None, "--channel", help="F front, R rear, I interior, T telephoto."),
@@ -81,8 +98,7 @@ def search(
             confusions=not exact,
             plate_pattern=pattern,
             label=label,
-            since=_when(since, "--since"),
-            until=_when(until, "--until", end=True),
+            **_range(_when(since, "--from", utc=in_utc), _when(until, "--to", end=True, utc=in_utc)),
             near=_floats(near, 3, "--near", "LAT,LON,METRES") if near else None,  # type: ignore[arg-type]
             bbox=_floats(bbox, 4, "--bbox", "SOUTH,WEST,NORTH,EAST") if bbox else None,  # type: ignore[arg-type]
             channel=channel,
@@ -122,12 +138,14 @@ def search(
 def _table(page: SearchPage, *, show_distance: bool) -> None:
     from rich.table import Table
 
+    from dashcam.localtime import local_display
+
     if not page.hits:
         console.print("no sightings match", highlight=False)
         return
     table = Table(show_edge=False, header_style="bold")
     show_match = any(h.match for h in page.hits)
-    cols = ["id", "time (UTC)", "label", "plate", "match", "conf", "clip", "ch", "lat, lon"]
+    cols = ["id", "time (camera clock)", "label", "plate", "match", "conf", "clip", "ch", "lat, lon"]
     for col in cols if show_match else [c for c in cols if c != "match"]:
         table.add_column(
             col,
@@ -142,7 +160,7 @@ def _table(page: SearchPage, *, show_distance: bool) -> None:
             match = f"{h.edits} edit{'s' if h.edits != 1 else ''}"
         cells = [
             str(h.sighting_id),
-            h.time_utc.strftime("%Y-%m-%d %H:%M:%S") if h.time_utc else "",
+            local_display(h.time_utc, h.utc_offset_s),
             h.label,
             (h.plate or "") + (" *" if h.corrected else ""),
             *([match] if show_match else []),

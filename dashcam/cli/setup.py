@@ -39,6 +39,12 @@ def setup(
     zombie_after_s: int = typer.Option(
         120, "--zombie-after-s", help="Mark a run crashed after this long without a heartbeat."
     ),
+    notify_block: str | None = typer.Option(
+        None,
+        "--notify-block",
+        help="Notification block (TYPE/NAME, made in the Prefect UI: email, Slack, ntfy, a webhook ...) that "
+        "watchlist hits and failed clips are sent through.",
+    ),
     no_deploy: bool = typer.Option(
         False, "--no-deploy", help="Skip `prefect deploy` (pools, blocks and automations only)."
     ),
@@ -62,6 +68,7 @@ def setup(
             docker_pools=pools,
             heartbeat_s=heartbeat_s,
             zombie_after_s=zombie_after_s,
+            notify_block=notify_block,
             deploy=not no_deploy,
         )
     except Exception as exc:  # one line for the user: which step failed and why

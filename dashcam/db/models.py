@@ -190,6 +190,14 @@ class Sighting(SQLModel, table=True):
     )
     frames: int = 0
     time_utc: datetime | None = _ts(index=True)
+    time_local: str | None = Field(
+        default=None,
+        max_length=19,
+        index=True,
+        description="the camera's local wall-clock time, ISO without a zone (YYYY-MM-DDTHH:MM:SS): time_utc "
+        "moved by the clip's UTC offset, time_utc itself where the offset is unknown; a date typed in a "
+        "search means this clock",
+    )
     lat: float | None = None
     lon: float | None = None
     speed_kmh: float | None = None

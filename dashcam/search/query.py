@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateVariant, Sighting
 from dashcam.db.session import time_limit
+from dashcam.localtime import local_bound
 from dashcam.search.index import effective_plate, shows_plate
 from dashcam.search.text import deletion_variants, fold_confusions, levenshtein, normalize_plate
 from dashcam.search.text import weighted_distance as _weighted
@@ -128,6 +129,8 @@ _HIT_COLUMNS = (
     col(Clip.channel),
     col(Clip.kind),
     col(Clip.protected),
+    col(Sighting.time_local),
+    col(Clip.utc_offset_s),
     _THUMB.scalar_subquery().label("thumb_id"),
     _THUMB.with_only_columns(col(Media.key)).scalar_subquery().label("thumb_key"),
 )
@@ -145,6 +148,8 @@ class _Shape:
     label: bool
     since: bool
     until: bool
+    local_since: bool
+    local_until: bool
     bbox: int  # 0: none, 1: a box, 2: a box and its latitude bands
     near: int  # the same, for the circle's box
     channel: bool
@@ -204,6 +209,10 @@ def _where_sql(shape: _Shape) -> tuple[list[ColumnElement[bool]], list[ColumnEle
         where.append(col(Sighting.time_utc) >= bindparam("since"))
     if shape.until:
         where.append(col(Sighting.time_utc) < bindparam("until"))
+    if shape.local_since:
+        where.append(col(Sighting.time_local) >= bindparam("local_since"))
+    if shape.local_until:
+        where.append(col(Sighting.time_local) < bindparam("local_until"))
     if shape.bbox:
         where += _box_sql("b_", shape.bbox == 2)
     if shape.near:
@@ -310,6 +319,9 @@ def search(
     for name in ("label", "since", "until", "channel"):
         if value := getattr(query, name):
             params[name] = value
+    for name in ("local_since", "local_until"):
+        if value := getattr(query, name):
+            params[name] = local_bound(value)
     bbox = near = 0
     if query.bbox is not None:
         bbox, box = _box(*query.bbox)
@@ -334,6 +346,8 @@ def search(
         label=bool(query.label),
         since=bool(query.since),
         until=bool(query.until),
+        local_since=bool(query.local_since),
+        local_until=bool(query.local_until),
         bbox=bbox,
         near=near,
         channel=bool(query.channel),
@@ -415,9 +429,11 @@ def _hit_dicts(
             channel,
             kind,
             protected,
+            when_local,
+            offset_s,
             thumb_id,
             thumb_key,
-        ) = row[:19]
+        ) = row[:21]
         plate = corrected or ocr
         m = matches.get(plate or "")
         dist = None
@@ -438,6 +454,8 @@ def _hit_dicts(
                 "corrected": corrected is not None,
                 "plate_confidence": confidence,
                 "time_utc": utc(when),
+                "time_local": when_local,
+                "utc_offset_s": offset_s,
                 "lat": lat,
                 "lon": lon,
                 "best_s": best_s,

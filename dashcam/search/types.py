@@ -53,8 +53,16 @@ class SearchQuery(BaseModel):
         "{m,n} ( ) | (RE2, linear time)",
     )
     label: str | None = Field(default=None, description="object label, e.g. car")
-    since: datetime | None = Field(default=None, description="seen at or after (UTC; naive means UTC)")
-    until: datetime | None = Field(default=None, description="seen before (UTC; naive means UTC)")
+    since: datetime | None = Field(
+        default=None, description="seen at or after this instant (UTC; naive means UTC)"
+    )
+    until: datetime | None = Field(
+        default=None, description="seen before this instant (UTC; naive means UTC)"
+    )
+    local_since: datetime | None = Field(
+        default=None, description="seen at or after, on the clip's own clock (its UTC offset): naive, local"
+    )
+    local_until: datetime | None = Field(default=None, description="seen before, on the clip's own clock")
     near: tuple[float, float, float] | None = Field(
         default=None, description="(lat, lon, metres): within a circle"
     )
@@ -74,6 +82,13 @@ class SearchQuery(BaseModel):
     @classmethod
     def _utc(cls, v: datetime | None) -> datetime | None:
         return utc(v)
+
+    @field_validator("local_since", "local_until")
+    @classmethod
+    def _local(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is not None:
+            raise ValueError("a local time has no time zone (an instant goes in since/until)")
+        return v
 
     @field_validator("plate")
     @classmethod
@@ -130,6 +145,8 @@ class SearchHit(BaseModel):
     corrected: bool
     plate_confidence: float | None
     time_utc: datetime | None
+    time_local: str | None = Field(None, description="on the clip's own clock, ISO without a zone")
+    utc_offset_s: int | None = Field(None, description="the clip's clock minus UTC, when known")
     lat: float | None
     lon: float | None
     best_s: float

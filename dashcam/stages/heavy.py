@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from dashcam import heavy
 from dashcam.db.models import GpsPoint, Media, PlateRead, Sighting, utcnow
 from dashcam.db.session import session_scope
 from dashcam.gps import Fix, Track
+from dashcam.localtime import local_iso
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.search import index_plates, refresh_plates
@@ -144,8 +146,24 @@ def _track_of(ctx: StageContext, clip_id: int) -> Track:
         return Track(points=[Fix(r.t, r.time_utc, r.lat, r.lon, r.speed_kmh, r.heading) for r in rows])
 
 
-def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
-    """Run (or skip, when done with the same key) the heavy stage for one clip."""
+def _share_done(
+    windows: list[tuple[float, float]], report: Callable[[float], None]
+) -> Callable[[float], None]:
+    """``report(share of the windows' seconds decoded)``, called with each decoded frame's time."""
+    total = sum(end - start for start, end in windows) or 1.0
+
+    def on_frame(t: float) -> None:
+        done = sum(min(max(t - start, 0.0), end - start) for start, end in windows)
+        report(done / total)
+
+    return on_frame
+
+
+def run_heavy(
+    clip_id: int, ctx: StageContext, *, on_progress: Callable[[float], None] | None = None
+) -> HeavyResult:
+    """Run (or skip, when done with the same key) the heavy stage for one clip; ``on_progress`` hears the
+    share of its windows done as it goes."""
     clip = ctx.clip(clip_id)
     try:
         key = heavy_key(ctx, clip.content_hash)
@@ -173,15 +191,17 @@ def run_heavy(clip_id: int, ctx: StageContext) -> HeavyResult:
             else getattr(det.cfg, "batch_size", 1)
         )
         path = ctx.raw_path(clip)
+        windows = [(w.start, w.end) for w in manifest.windows]
         try:
             res = heavy.process_clip(
                 path,
-                [(w.start, w.end) for w in manifest.windows],
+                windows,
                 detect=det.detect,
                 read_plates=reader.read_image if reader is not None else None,
                 fps=g.detection.heavy_fps,
                 batch_size=batch,
                 conf=g.detection.vehicle_conf,
+                on_frame=_share_done(windows, on_progress) if on_progress else None,
             )
         except VideoError as exc:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc
@@ -255,10 +275,13 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "boxes": s.boxes,
                 "frames": len(s.boxes),
                 "time_utc": (
-                    fix.time_utc
-                    if fix and fix.time_utc
-                    else (start_utc + timedelta(seconds=s.best_s) if start_utc else None)
+                    when := (
+                        fix.time_utc
+                        if fix and fix.time_utc
+                        else (start_utc + timedelta(seconds=s.best_s) if start_utc else None)
+                    )
                 ),
+                "time_local": local_iso(when, clip.utc_offset_s),
                 "lat": fix.lat if fix else None,
                 "lon": fix.lon if fix else None,
                 "speed_kmh": fix.speed_kmh if fix else None,

@@ -15,6 +15,7 @@ it up (the camera client retries a dropped connection itself).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from dashcam.stages import StageContext
@@ -76,42 +77,42 @@ def ingest(ctx: StageContext, **kwargs: Any) -> dict[str, Any]:
     )
 
 
+def _each(
+    ctx: StageContext,
+    stage: str,
+    clip_ids: list[int],
+    run: Callable[[int, StageContext], Any],
+    said: Callable[[Outcome], str],
+) -> list[Outcome]:
+    """``run(clip_id, ctx)`` for each clip, its outcome told to the progress display as ``said(outcome)``."""
+
+    def step(clip_id: int) -> Outcome:
+        out = call_outcome(clip_id, lambda: run(clip_id, ctx))
+        report(stage, clip_id, str(clip_id), said(out) if out["ok"] else "failed")
+        return out
+
+    return run_each(stage, clip_ids, step, describe=DESCRIBE[stage])
+
+
 def preprocess(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
     from dashcam.stages.preprocess import run_preprocess
 
-    def step(clip_id: int) -> Outcome:
-        out = call_outcome(clip_id, lambda: run_preprocess(clip_id, ctx))
-        report("preprocess", clip_id, str(clip_id), f"{out['windows']} window(s)" if out["ok"] else "failed")
-        return out
-
-    return run_each("preprocess", clip_ids, step, describe=DESCRIBE["preprocess"])
+    return _each(ctx, "preprocess", clip_ids, run_preprocess, lambda r: f"{r['windows']} window(s)")
 
 
 def heavy(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
     from dashcam.stages.heavy import run_heavy
 
-    def step(clip_id: int) -> Outcome:
-        out = call_outcome(clip_id, lambda: run_heavy(clip_id, ctx))
-        report("heavy", clip_id, str(clip_id), f"{out['sightings']} sighting(s)" if out["ok"] else "failed")
-        return out
-
-    return run_each("heavy", clip_ids, step, describe=DESCRIBE["heavy"])
+    return _each(ctx, "heavy", clip_ids, run_heavy, lambda r: f"{r['sightings']} sighting(s)")
 
 
 def archive(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
     from dashcam.stages.archive import run_archive
 
-    def step(clip_id: int) -> Outcome:
-        out = call_outcome(clip_id, lambda: run_archive(clip_id, ctx))
-        what = (
-            ("skipped" if out["skipped"] else f"{out['archived']} file(s) archived")
-            if out["ok"]
-            else "failed"
-        )
-        report("archive", clip_id, str(clip_id), what)
-        return out
+    def said(r: Outcome) -> str:
+        return "skipped" if r["skipped"] else f"{r['archived']} file(s) archived"
 
-    return run_each("archive", clip_ids, step, describe=DESCRIBE["archive"])
+    return _each(ctx, "archive", clip_ids, run_archive, said)
 
 
 def retention(ctx: StageContext, dry_run: bool = False) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from dashcam.camera.names import is_video_name
 from dashcam.logs import working_on
 from dashcam.stages import ClipBusy, NotRetryable, StageContext
+from dashcam.stages.findings import watchlist_hits
 from dashcam.stages.ingest import incoming_dir, known_file
 from dashcam.storage import no_space
 
@@ -259,6 +260,7 @@ def pipeline_job(
         ok = [r["clip_id"] for r in results if r["ok"]]
     summary = pipeline_summary(ctx, clip_ids, processed=len(ok), failures=failures)
     summary["notes"] = notes
+    summary["watchlist"] = [h.as_dict() for h in watchlist_hits(ctx, clip_ids)]
     logger.info(
         "pipeline: %d clip(s), %d sighting(s), %d plate(s), %d failure(s)",
         summary["clips"],

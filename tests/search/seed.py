@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from dashcam.db import crud
 from dashcam.db.models import Media, PlateRead, Sighting
+from dashcam.localtime import local_iso
 from dashcam.search import fold_confusions, index_plates
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -60,6 +61,7 @@ def seed(session: Session) -> dict[str, int]:
             last_s=3.0,
             best_s=2.0,
             time_utc=T0 + timedelta(days=sp["days"]),
+            time_local=local_iso(T0 + timedelta(days=sp["days"]), None),  # the clips have no offset
             lat=sp["at"][0],
             lon=sp["at"][1],
             plate_text=sp["plate"],

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashcam.procs import end_process, free_port
-from tests.support import need_tool
+from tests.webui.live import chromium
 from tests.webui.seeding import PASSWORD, USERNAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -60,34 +59,8 @@ def server(webui_env: tuple[Path, dict[str, int]]) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    chromium = need_tool("chromium")
-    driver_path = need_tool("chromedriver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--autoplay-policy=no-user-gesture-required",
-        "--window-size=1360,900",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_key_path_in_a_real_browser(

@@ -39,6 +39,18 @@ def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
 
 
+def instant_or_local(
+    value: datetime | None, name: str, *, utc: bool
+) -> tuple[datetime | None, datetime | None]:
+    """(an instant in UTC, a time on the clips' own clock): a time with a zone (``Z``, ``+02:00``) is an
+    instant; a naive one is the clips' local clock, or UTC with ``utc=true``."""
+    if value is None:
+        return None, None
+    if value.tzinfo is None and not utc:
+        return None, value
+    return as_utc(value, name), None
+
+
 def as_utc(value: datetime | None, name: str) -> datetime | None:
     """A query's time in UTC (naive means UTC); 422 when it cannot be expressed in UTC."""
     if value is None:

@@ -12,7 +12,7 @@ from dashcam.db.session import QueryTimeout
 from dashcam.search import MAX_EDITS, SearchPage, SearchQuery, search
 from dashcam.search.pattern import MAX_LENGTH
 from webui import state
-from webui.api.common import as_utc, invalid, invalid_from
+from webui.api.common import instant_or_local, invalid, invalid_from
 from webui.api.security import ERRORS, ErrorOut, Reader
 
 router = APIRouter(tags=["search"])
@@ -48,8 +48,14 @@ def get_search(
         ),
     ] = None,
     label: Annotated[str | None, Query(max_length=32, description="object label, e.g. car")] = None,
-    since: Annotated[datetime | None, Query(description="seen at or after (naive: UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="seen before (naive: UTC)")] = None,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="seen at or after: without a zone on the clip's own clock (utc=true: UTC), with one that instant"
+        ),
+    ] = None,
+    until: Annotated[datetime | None, Query(description="seen before (read as since is)")] = None,
+    utc: Annotated[bool, Query(description="read since/until without a zone as UTC")] = False,
     near_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     near_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     near_m: Annotated[float | None, Query(gt=0, le=20_000_000, description="radius in metres")] = None,
@@ -64,6 +70,8 @@ def get_search(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> SearchPage:
     """Sightings matching every given filter, best plate match first (the web UI's and `dashcam search`'s query)."""
+    since_at, since_local = instant_or_local(since, "since", utc=utc)
+    until_at, until_local = instant_or_local(until, "until", utc=utc)
     try:
         query = SearchQuery(
             plate=plate,
@@ -71,8 +79,10 @@ def get_search(
             confusions=confusions,
             plate_pattern=plate_pattern,
             label=label,
-            since=as_utc(since, "since"),
-            until=as_utc(until, "until"),
+            since=since_at,
+            until=until_at,
+            local_since=since_local,
+            local_until=until_local,
             near=_triple("near", (near_lat, near_lon, near_m)),  # type: ignore[arg-type]
             bbox=_triple("bbox", (south, west, north, east)),  # type: ignore[arg-type]
             channel=channel,

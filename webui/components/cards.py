@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from dashcam.search import SearchHit
-from webui.theme import fmt_place, fmt_time
+from webui.theme import fmt_local, fmt_place
 
 CHANNELS = {"F": "front", "R": "rear", "I": "interior", "T": "tele"}
 
@@ -42,7 +42,7 @@ class HitCard(ui.card):
                         ui.badge(text, color="grey-6").props("outline")
                     if hit.corrected:
                         ui.icon("edit", size="xs").classes("text-teal-700").tooltip("corrected by a user")
-                ui.label(fmt_time(hit.time_utc) + " UTC").classes("text-xs text-slate-500")
+                ui.label(fmt_local(hit.time_utc, hit.utc_offset_s)).classes("text-xs text-slate-500")
                 with ui.row().classes("gap-2 text-xs text-slate-500 items-center"):
                     ui.icon("place", size="xs")
                     ui.label(fmt_place(hit.lat, hit.lon))

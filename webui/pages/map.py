@@ -10,7 +10,8 @@ from nicegui import events, ui
 from sqlalchemy import Integer, cast, func, select
 from sqlmodel import Session, col
 
-from dashcam.db.models import GpsPoint, Sighting
+from dashcam.db.models import Clip, GpsPoint, Sighting
+from dashcam.localtime import local_iso
 from webui import state
 from webui.components.maps import TileMap, draw_route
 from webui.theme import frame
@@ -39,7 +40,12 @@ def clusters(*, session: Session, zoom: int) -> list[tuple[float, float, int]]:
     return [(float(a), float(b), int(n)) for a, b, n in rows]
 
 
+# no camera's clock is further than this from UTC
+MAX_OFFSET = timedelta(hours=14)
+
+
 def trip_days(*, session: Session) -> list[str]:
+    """The days with a GPS track, newest first, on the cameras' own clocks (local days)."""
     rows = session.execute(
         select(func.min(col(GpsPoint.time_utc)), func.max(col(GpsPoint.time_utc))).where(
             col(GpsPoint.time_utc).is_not(None)
@@ -47,19 +53,32 @@ def trip_days(*, session: Session) -> list[str]:
     ).one()
     if rows[0] is None:
         return []
-    first, last = rows[0].date(), rows[1].date()
+    lo, hi = session.execute(select(func.min(col(Clip.utc_offset_s)), func.max(col(Clip.utc_offset_s)))).one()
+    first = date.fromisoformat((local_iso(rows[0], lo) or "")[:10])
+    last = date.fromisoformat((local_iso(rows[1], hi) or "")[:10])
     return [(last - timedelta(days=i)).isoformat() for i in range(min(366, (last - first).days + 1))]
 
 
 def trip(*, session: Session, day: str) -> list[tuple[float, float, float | None]]:
+    """The GPS points of a local day (each clip's own clock), in time order."""
     start = datetime.combine(date.fromisoformat(day), time(), tzinfo=timezone.utc)
     rows = session.execute(
-        select(col(GpsPoint.lat), col(GpsPoint.lon), col(GpsPoint.speed_kmh))
-        .where(col(GpsPoint.time_utc) >= start, col(GpsPoint.time_utc) < start + timedelta(days=1))
+        select(
+            col(GpsPoint.lat),
+            col(GpsPoint.lon),
+            col(GpsPoint.speed_kmh),
+            col(GpsPoint.time_utc),
+            col(Clip.utc_offset_s),
+        )
+        .join(Clip, col(Clip.id) == col(GpsPoint.clip_id))
+        .where(
+            col(GpsPoint.time_utc) >= start - MAX_OFFSET,
+            col(GpsPoint.time_utc) < start + timedelta(days=1) + MAX_OFFSET,
+        )
         .order_by(col(GpsPoint.time_utc))
-        .limit(200_000)
+        .limit(400_000)
     ).all()
-    return [(a, b, c) for a, b, c in rows]
+    return [(a, b, c) for a, b, c, t, off in rows if (local_iso(t, off) or "").startswith(day)]
 
 
 class MapView:

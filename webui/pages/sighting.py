@@ -12,7 +12,7 @@ from dashcam.search import SightingDetail, sighting_detail
 from webui import state
 from webui.components.maps import TileMap
 from webui.corrections import CorrectionError, correct_plate, set_pinned
-from webui.theme import fmt_place, fmt_time
+from webui.theme import fmt_local, fmt_place
 
 
 @dataclass
@@ -76,7 +76,9 @@ class SightingView:
             ).mark("plate")
             if h.corrected:
                 ui.badge(f"corrected · OCR read {h.plate_ocr}", color="teal").mark("corrected")
-            ui.label(f"{h.label} · {fmt_time(h.time_utc)} UTC").classes("text-slate-600")
+            ui.label(f"{h.label} · {fmt_local(h.time_utc, h.utc_offset_s)}").classes("text-slate-600").mark(
+                "when"
+            )
             ui.space()
             ui.button(
                 icon="chevron_left", on_click=lambda: ui.navigate.to(f"/sighting/{d.previous_id}")

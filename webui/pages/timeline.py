@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from nicegui import ui
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, GpsPoint, Sighting
+from dashcam.localtime import local_iso
 from dashcam.search.query import haversine_m
 from webui import state
 from webui.theme import frame
@@ -27,26 +27,24 @@ class Day:
     km: float
 
 
-def _day(session: Session, column: Any) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        return func.date(column)
-    return func.to_char(column, "YYYY-MM-DD")
-
-
 def days(*, session: Session) -> list[Day]:
+    """Clips, sightings and distance per day, each on the camera's own clock (its local day)."""
     out: dict[str, Day] = {}
 
     def get(d: str) -> Day:
         return out.setdefault(d, Day(d, 0, 0, 0.0))
 
-    clip_day = _day(session, col(Clip.recorded_at))
-    for d, n in session.execute(
-        select(clip_day, func.count()).where(col(Clip.recorded_at).is_not(None)).group_by(clip_day)
+    offsets: dict[int, int] = {}
+    for clip_id, offset, start in session.execute(
+        select(col(Clip.id), col(Clip.utc_offset_s), col(Clip.recorded_at)).where(
+            col(Clip.recorded_at).is_not(None)
+        )
     ):
-        get(str(d)).clips = int(n)
-    sighting_day = _day(session, col(Sighting.time_utc))
+        offsets[clip_id] = offset or 0
+        get((local_iso(start, offset) or "")[:10]).clips += 1
+    sighting_day = func.substr(col(Sighting.time_local), 1, 10)
     for d, n in session.execute(
-        select(sighting_day, func.count()).where(col(Sighting.time_utc).is_not(None)).group_by(sighting_day)
+        select(sighting_day, func.count()).where(col(Sighting.time_local).is_not(None)).group_by(sighting_day)
     ):
         get(str(d)).sightings = int(n)
     # distance: consecutive fixes within each clip (one pass over the points, ordered by the unique index)
@@ -60,7 +58,7 @@ def days(*, session: Session) -> list[Day]:
         if last is not None and last[0] == clip_id and t is not None:
             step = haversine_m(last[1], last[2], lat, lon)
             if step < MAX_JUMP_M:
-                dist[t.date().isoformat()] += step
+                dist[(local_iso(t, offsets.get(clip_id)) or "")[:10]] += step
         last = (clip_id, lat, lon)
     for d, m in dist.items():
         get(d).km = round(m / 1000, 2)
