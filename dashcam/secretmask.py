@@ -6,7 +6,8 @@ Masked, wherever they appear in a message, a traceback or an extra field:
   TOKEN, API_KEY, AUTH_STRING, CREDENTIAL: DASHCAM_SECRET_KEY, DASHCAM_API_KEY, DASHCAM_UI_PASSWORD,
   PREFECT_API_AUTH_STRING, PREFECT_API_KEY...), the password of every URL held in an environment variable
   (DASHCAM_DATABASE_URL, PREFECT_API_DATABASE_CONNECTION_URL...), and what a process adds with
-  :func:`add_secret` (the camera's password variable, a database URL read from a Prefect Secret block);
+  :func:`add_secret` (the camera's password variable, a database URL read from a Prefect Secret block)
+  or :func:`add_url_secret` (the Apprise URL of ``notify``);
   values shorter than :data:`MIN_SECRET` characters are left to the patterns below (masking "1234"
   everywhere would mangle clip numbers);
 - by pattern: a URL's password (``postgresql://user:***@host/db``), ``key=value`` and ``"key": "value"``
@@ -44,6 +45,27 @@ def add_secret(value: str | None) -> None:
     if len(value) >= MIN_SECRET:
         _ADDED.add(value)
     _ADDED.update(p for p in _url_passwords(value) if len(p) >= MIN_SECRET)
+
+
+def add_url_secret(url: str | None) -> None:
+    """Mask a URL that is a secret as a whole (an Apprise URL): the URL, its password, and its path parts
+    and query values, where services put their tokens (``ntfys://ntfy.sh/<topic>``, ``tgram://<token>/...``)."""
+    if not url:
+        return
+    add_secret(url)
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    for piece in [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]:
+        add_secret(piece)
+        add_secret(unquote(piece))
+    user, _, host = parts.netloc.rpartition("@")
+    add_secret(user)  # user:token@host
+    if "." not in host and not host.startswith(("localhost", "[")):
+        add_secret(host)  # not a host name but a token in its place: tgram://<bot token>/<chat>
 
 
 def _url_passwords(text: str) -> list[str]:

@@ -231,3 +231,31 @@ def test_text_mode_stays_as_it_was(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: no API key")
+
+
+def test_what_a_command_says_on_stderr_is_a_json_line_too(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, {"format": "json"})
+    raw = json.loads((cfg / "config.json").read_text())
+    (cfg / "config.json").write_text(json.dumps({**raw, "no_such_section": 1}))
+    env = user_env(tmp_path / "home", DASHCAM_CONFIG_DIR=str(cfg), DASHCAM_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.run(
+        [dashcam_command(), "config", "validate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = [json.loads(line) for line in proc.stderr.splitlines()]  # a plain line fails here
+    problems = [x for x in lines if x["logger"] == "dashcam.cli" and x["level"] == "ERROR"]
+    assert any("no_such_section" in str(x["message"]) for x in problems), lines
+    assert any(str(x["message"]).startswith("1 problem(s) in ") for x in problems), lines
+
+
+def test_an_apprise_url_is_masked_whole_and_in_pieces() -> None:
+    from dashcam.secretmask import add_url_secret
+
+    add_url_secret("ntfys://ntfy.sh/dashcam-topic-5b1f9")
+    add_url_secret("tgram://123456789:AAbbCCddEEffGG/987654321")
+    add_url_secret("json://127.0.0.1:8123/api/webhook/hook-7c3e9a2d?token=tk-4f8a2b6c")
+    line = mask(
+        "ntfys://ntfy.sh/dashcam-topic-5b1f9 topic dashcam-topic-5b1f9, bot 123456789:AAbbCCddEEffGG, "
+        "hook-7c3e9a2d tk-4f8a2b6c at 127.0.0.1:8123"
+    )
+    assert line == "*** topic ***, bot ***, *** *** at 127.0.0.1:8123"  # an address is no secret

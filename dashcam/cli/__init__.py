@@ -52,12 +52,13 @@ def _root(
     ),
 ) -> None:
     from dashcam import logs
-    from dashcam.cli.common import DEBUG
+    from dashcam.cli.common import DEBUG, follow_log_format
 
     DEBUG[0] = debug
     # text lines stay lines (a file name's newline is shown as an escape), and no line carries a secret;
     # `logging` in config.json may ask for JSON lines and a syslog target (dashcam.logs)
     logs.configure(verbose=verbose or debug)
+    follow_log_format()
 
 
 for _name in COMMAND_MODULES:

@@ -23,6 +23,52 @@ from dashcam.logs import CONTROL_ESCAPES, json_mode
 console = Console(stderr=False, soft_wrap=True, emoji=False)
 err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
+# the first word of what a command says on stderr, when it is a label: its log level in json mode
+_LABELS = {
+    "note": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "problem": logging.ERROR,
+}
+_QUIET_WORDS = {"interrupted", "kept", "models"}  # a stop asked for, a file kept, weights being fetched
+
+
+class _LogLines:
+    """``err_console``'s file in json mode: what a command says on stderr (a note, a failed clip, a problem)
+    becomes one log line of ``dashcam.cli``, so stderr holds JSON lines only. Rich writes each print and
+    then flushes: one print, one line."""
+
+    encoding = "utf-8"
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        text = "".join(self._parts).strip()
+        self._parts.clear()
+        if not text:
+            return
+        word, _, rest = text.partition(" ")
+        label = word.rstrip(":").lower()
+        if word.endswith(":") and label in _LABELS:
+            level, text = _LABELS[label], rest.strip()
+        else:  # stderr is for what went wrong, unless it says otherwise
+            level = logging.WARNING if label in _QUIET_WORDS else logging.ERROR
+        logging.getLogger("dashcam.cli").log(level, "%s", text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def follow_log_format() -> None:
+    """Point ``err_console`` at the log in json mode, at stderr otherwise (each command calls it once)."""
+    err_console.file = _LogLines() if json_mode() else None  # type: ignore[assignment]
+
+
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout (for scripts).")
 
 
@@ -103,7 +149,7 @@ def progress(enabled: bool = True) -> Iterator[Progress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
-        disable=not enabled,
+        disable=not enabled or json_mode(),  # a bar is no log line
         transient=False,
     )
     with prog:
