@@ -85,7 +85,7 @@ def setup(
 
     done: list[str] = []
     with temporary_settings({PREFECT_API_URL: server}):
-        done += _pools(config, results_path, docker_pools, heartbeat_s)
+        done += _pools(config, results_path, docker_pools, heartbeat_s, code_dir or str(ROOT))
         done += _blocks(config, results_path)
         done += _automation(zombie_after_s)
         if notify_block:
@@ -95,7 +95,9 @@ def setup(
     return done
 
 
-def _pools(config: Config, results_path: str, docker_pools: tuple[str, ...], heartbeat_s: int) -> list[str]:
+def _pools(
+    config: Config, results_path: str, docker_pools: tuple[str, ...], heartbeat_s: int, code_dir: str
+) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import (
         GlobalConcurrencyLimitCreate,
@@ -111,6 +113,8 @@ def _pools(config: Config, results_path: str, docker_pools: tuple[str, ...], hea
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"local-file-system/{RESULTS_BLOCK}",
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_s),
+        # flow runs log as `logging` of config.json says (text or JSON lines, syslog), and to the Prefect API
+        "PREFECT_LOGGING_SETTINGS_PATH": f"{code_dir.rstrip('/')}/infra/logging/prefect-logging.yml",
     }
     out = []
     limits = pool_limits(config)

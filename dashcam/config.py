@@ -331,6 +331,45 @@ class ArchiveSection(_Strict):
         return self.quota_areas.get(area, self.quota_percent)  # type: ignore[call-overload]
 
 
+class LoggingSection(_Strict):
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="How every process (commands, workers, flow runs, web UI, heartbeat) writes its log lines: "
+        "text for people, or json, one object per line (timestamp, level, device, flow_run_id, clip_id, "
+        "logger, message) for a central log store.",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        None,
+        description="Least level written. Default: WARNING for commands in text (-v: DEBUG), INFO in json; "
+        "workers and flow runs follow PREFECT_LOGGING_LEVEL.",
+    )
+    syslog: str | None = Field(
+        None,
+        description="Also send every line to syslog: a unix socket path (e.g. /run/dashcam/log.sock, the "
+        "local rsyslog of infra/logging/), or tcp://host:port or udp://host:port. None: stderr only.",
+    )
+
+    @field_validator("syslog")
+    @classmethod
+    def _target(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from urllib.parse import urlsplit
+
+        if v.startswith("/"):
+            return v
+        parts = urlsplit(v)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in ("tcp", "udp") or not parts.hostname or port is None or parts.path:
+            raise ValueError(
+                f"{v!r} is not a unix socket path (/run/dashcam/log.sock) nor tcp://host:port or udp://host:port"
+            )
+        return v
+
+
 # ---------------------------------------------------------------- devices/<hostname>.json
 
 DeviceType = Literal["main_server", "indoor_nas", "jetson_coral", "rtx_4090", "rtx_gpu", "shed_nas", "laptop"]
@@ -406,6 +445,10 @@ class GlobalConfig(_Strict):
     plates: PlatesSection = Field(default_factory=PlatesSection, description="Plate reading.")  # type: ignore[arg-type]
     webui: WebUiSection = Field(default_factory=WebUiSection, description="Web UI and API.")  # type: ignore[arg-type]
     archive: ArchiveSection = Field(default_factory=ArchiveSection, description="Archive.")  # type: ignore[arg-type]
+    logging: LoggingSection = Field(
+        default_factory=LoggingSection,  # type: ignore[arg-type]
+        description="Log format, level and syslog target of every process.",
+    )
     vision: VisionConfig = Field(
         default_factory=VisionConfig,
         description="Detector and OCR backends of each stage (device files' gpu/coral sections refine them).",

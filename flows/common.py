@@ -43,6 +43,9 @@ def _with_blocks(ctx: StageContext) -> StageContext:
         except ValueError:
             url = None
         if url:
+            from dashcam.secretmask import add_secret
+
+            add_secret(url)  # its password is masked in every log line of this process
             cfg.settings = dataclasses.replace(cfg.settings, database_url=url)
     if not cfg.settings.archive_key and not cfg.global_config.encryption.archive_key_file:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 
 import typer
@@ -52,21 +51,14 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    from dashcam.cli.common import DEBUG
+    from dashcam import logs
+    from dashcam.cli.common import DEBUG, follow_log_format
 
     DEBUG[0] = debug
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLine("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose or debug else logging.WARNING, handlers=[handler])
-
-
-class _OneLine(logging.Formatter):
-    """Log lines stay lines: a file name's newline or escape sequence is shown as an escape."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
-        from dashcam.cli.common import CONTROL_ESCAPES
-
-        return super().formatMessage(record).translate(CONTROL_ESCAPES)
+    # text lines stay lines (a file name's newline is shown as an escape), and no line carries a secret;
+    # `logging` in config.json may ask for JSON lines and a syslog target (dashcam.logs)
+    logs.configure(verbose=verbose or debug)
+    follow_log_format()
 
 
 for _name in COMMAND_MODULES:
@@ -94,6 +86,7 @@ def _embedded_prefect_env() -> None:
 
 
 def main() -> None:
+    import logging
     import signal
 
     from dashcam.cli.embedded import on_sigterm
@@ -103,6 +96,7 @@ def main() -> None:
     try:
         app()
     except Exception as exc:  # noqa: BLE001 - what no command expected: one line, the rest with --debug
+        from dashcam import logs
         from dashcam.cli.common import DEBUG, err_console, shown
         from dashcam.crypt.keys import EncryptionProblem
 
@@ -112,6 +106,11 @@ def main() -> None:
             err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
             raise SystemExit(1) from None
         text = str(exc).strip().splitlines()
+        if logs.json_mode():
+            logging.getLogger("dashcam.cli").error(
+                "%s: %s", type(exc).__name__, text[0] if text else "", exc_info=exc
+            )
+            raise SystemExit(1) from None
         err_console.print(
             f"[bold red]error:[/] {type(exc).__name__}: {shown(text[0] if text else '')} "
             "(run it again with `dashcam --debug ...` for the traceback)",

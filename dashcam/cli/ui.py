@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json
+from dashcam.cli.common import JsonOpt, console, fail, print_json, warn
 
 PASSWORD_ENV = "DASHCAM_UI_PASSWORD"
 
@@ -58,12 +58,10 @@ def ui(
         fail(str(exc))
     bind = host or config.global_config.webui.host
     if not _is_loopback(bind):
-        err_console.print(
-            f"warning: binding {bind}, not loopback: the UI and API then speak plain HTTP to the network. "
+        warn(
+            f"binding {bind}, not loopback: the UI and API then speak plain HTTP to the network. "
             "Keep the default 127.0.0.1 and serve the LAN through the TLS proxy of infra/nginx/dashcam.conf "
-            "(with webui.trusted_proxies set to it).",
-            markup=False,
-            highlight=False,
+            "(with webui.trusted_proxies set to it)."
         )
     from webui.main import start
 

@@ -417,6 +417,55 @@ def test_logrotate_debug(tmp_path: Path) -> None:
     assert "error" not in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
 
 
+# ------------------------------------------------------------------ central logs (run for real: test_central_logs.py)
+
+LOGGING = INFRA / "logging"
+
+
+def test_the_worker_and_its_flow_runs_use_the_shipped_logging_config() -> None:
+    env = _values(_unit("dashcam-worker@.service"), "Service", "Environment")
+    assert "PREFECT_LOGGING_SETTINGS_PATH=/opt/dashcam-processor/infra/logging/prefect-logging.yml" in env
+    setup = (ROOT / "blocks" / "setup.py").read_text()
+    assert (
+        '"PREFECT_LOGGING_SETTINGS_PATH": f"{code_dir.rstrip(\'/\')}/infra/logging/prefect-logging.yml"'
+        in setup
+    )
+
+
+def test_prefect_reads_the_shipped_logging_config() -> None:
+    from prefect.logging.configuration import load_logging_config
+
+    config = load_logging_config(LOGGING / "prefect-logging.yml")  # what Prefect does with the file
+    assert config["root"]["handlers"] == ["console", "syslog"]
+    for name in ("dashcam", "flows", "prefect.flow_runs", "prefect.task_runs"):
+        assert config["loggers"][name]["handlers"] == ["api"], name
+    assert config["handlers"]["api"]["filters"] == ["in_a_run"]
+    assert "uvicorn" not in config["loggers"]  # propagates to the JSON handlers
+    # every factory, class and filter it names imports
+    for ref in [h.get("()") or h.get("class") for h in config["handlers"].values()] + [
+        f["()"] for f in config["filters"].values()
+    ]:
+        module, _, attr = ref.rpartition(".")
+        assert hasattr(__import__(module, fromlist=[attr]), attr), ref
+
+
+def test_filebeat_reads_what_rsyslog_writes() -> None:
+    import yaml
+
+    server = (LOGGING / "rsyslog-server.conf").read_text()
+    folder = re.search(r'string="(/var/log/dashcam/devices/)%hostname:::secpath-replace%\.log"', server)
+    assert folder, "the per-device file template changed"
+    beat = yaml.safe_load((LOGGING / "filebeat.yml").read_text())
+    (inp,) = beat["filebeat.inputs"]
+    assert inp["paths"] == [folder.group(1) + "*.log"]
+    assert inp["parsers"] == [
+        {"ndjson": {"target": "", "overwrite_keys": True, "add_error_key": True, "message_key": "message"}}
+    ]
+    assert beat["output.elasticsearch"]["api_key"] == "${ES_API_KEY}"  # from the keystore
+    logrotate = LOGROTATE.read_text()
+    assert re.search(r"^/var/log/dashcam/devices/\*\.log \{$", logrotate, flags=re.M)
+
+
 # ------------------------------------------------------------------ Dockerfiles
 
 

@@ -41,8 +41,11 @@ def build_router() -> APIRouter:
 
 def register(app: FastAPI) -> None:
     """Include the API and its schema and docs page in ``app`` (NiceGUI's FastAPI app)."""
+    from webui.api import metrics
+
     api = build_router()
     app.include_router(api)
+    metrics.register(app)
     schema: dict[str, Any] = {}
 
     @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
