@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+import traceback
 
 import typer
 
@@ -89,10 +91,34 @@ def main() -> None:
     import logging
     import signal
 
-    from dashcam.cli.embedded import on_sigterm
+    from dashcam.cli.embedded import models_loading, on_sigterm
 
     _embedded_prefect_env()
     signal.signal(signal.SIGTERM, on_sigterm)
+    code: int | str | None = 0
+    try:
+        _main()
+    except SystemExit as done:
+        code = done.code
+        raise
+    except BaseException as exc:  # Ctrl-C outside a command's own handling, or --debug's traceback
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if models_loading():
+            traceback.print_exc()
+        raise
+    finally:
+        if models_loading():
+            # the command ended (a full disk, a bad folder) while models still load behind it: leave without
+            # finalising the interpreter under that thread, with the command's own exit code
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+def _main() -> None:
+    import logging
+
     try:
         app()
     except Exception as exc:  # noqa: BLE001 - what no command expected: one line, the rest with --debug

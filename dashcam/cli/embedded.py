@@ -102,6 +102,16 @@ def prepare(cfg: Any, *, prefect_home: bool = False) -> None:
     ensure_schema(cfg.database_url(), config=cfg)
 
 
+# Model loaders started behind a command's work: one still inside a native library (torch, onnxruntime) when
+# the interpreter finalises makes the process abort ("terminate called without an active exception").
+_LOADERS: list[Any] = []
+
+
+def models_loading() -> bool:
+    """Whether a background model load of this process is still running."""
+    return any(t.is_alive() for t in _LOADERS)
+
+
 class Stages:
     """The stage jobs, run the way :func:`mode` chose."""
 
@@ -137,7 +147,9 @@ class Stages:
 
         from dashcam.stages.inprocess import load_models
 
-        threading.Thread(target=load_models, args=(self.ctx,), name="load-models", daemon=True).start()
+        loader = threading.Thread(target=load_models, args=(self.ctx,), name="load-models", daemon=True)
+        _LOADERS.append(loader)
+        loader.start()
 
     @contextmanager
     def _flows(self) -> Iterator[None]:
