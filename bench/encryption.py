@@ -34,8 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, models_dir, synthetic_clip
-from search import World, fill, filled, misread, pct, rng_file, timed, warm_os_cache
+from _common import ROOT, footage_folder, models_dir
+from search import World, fill_indexed, filled, misread, pct, rng_file, timed, warm_os_cache
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -44,7 +44,7 @@ from dashcam.crypt.keys import database_key_from
 from dashcam.crypt.sealed import MAGIC
 from dashcam.db import cipher
 from dashcam.db.session import make_engine, upgrade
-from dashcam.search import SearchQuery, reindex_plates, search
+from dashcam.search import SearchQuery, search
 from dashcam.settings import Settings
 
 SEARCH_TARGET = 1.10
@@ -77,14 +77,7 @@ def _plain_database(db: Path, world: World, rows: int) -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     upgrade(url)
     engine = make_engine(url)
-    ms, counts = timed(lambda: fill(engine, world, rows))
-    print(f"fill: {ms / 1000:.1f} s  {counts}")
-    with Session(engine) as s:
-        ms, (plates, variants) = timed(lambda: reindex_plates(session=s))
-        s.commit()
-    print(f"reindex_plates: {ms / 1000:.1f} s  ({plates:,} plates, {variants:,} deletion variants)")
-    with engine.begin() as c:
-        c.execute(text("ANALYZE"))
+    fill_indexed(engine, world, rows)
     engine.dispose()
     rng_file(db).write_text(json.dumps(world.rng.getstate()))
 
@@ -233,11 +226,7 @@ def bench_run(args: argparse.Namespace) -> int:
     walls: dict[str, list[float]] = {v: [] for v in variants}
     archive_s: dict[str, list[float]] = {v: [] for v in variants}
     try:
-        footage = work / "footage"
-        footage.mkdir()
-        for i in range(args.clips):
-            src = synthetic_clip(args.seconds, (w, h), seed=i)
-            shutil.copyfile(src, footage / f"2024_0518_0930{i:02d}_{i + 1:06d}F.MP4")
+        footage = footage_folder(work, args.clips, args.seconds, (w, h))
         dashcam = [sys.executable, "-c", "from dashcam.cli import main; main()"]
         print(
             f"{args.clips} clip(s) x {args.seconds:g} s at {args.size}; `dashcam run FOLDER --json`, "

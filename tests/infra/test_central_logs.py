@@ -18,8 +18,7 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from dashcam.procs import end_process, free_port
+from dashcam.testing.cluster import wait_for
 from tests.support import dashcam_command, models_dir, need, testdata_file, user_env
 
 pytestmark = pytest.mark.slow
@@ -52,17 +52,6 @@ def _replaced(text: str, *pairs: tuple[str, str]) -> str:
         assert text.count(old) >= 1, f"{old!r} is no longer in the shipped file"
         text = text.replace(old, new)
     return text
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 0.3) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > end:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass
@@ -247,7 +236,6 @@ def test_worker_and_flow_run_lines_reach_the_main_server(
     central: Central, tmp_path: Path, postgres_url: str
 ) -> None:
     from dashcam.testing.cluster import Cluster
-    from dashcam.testing.cluster import wait_for as cluster_wait
 
     db_password = "Pg-" + secrets.token_hex(8)
     # trust authentication ignores the password: the URL holds one as a real deployment's does
@@ -281,7 +269,7 @@ def test_worker_and_flow_run_lines_reach_the_main_server(
                     state["type"] if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
                 )
 
-            assert cluster_wait("the ingest flow run", finished, 240, every=1) == "COMPLETED"
+            assert wait_for("the ingest flow run", finished, 240, every=1) == "COMPLETED"
 
             def arrived() -> list[dict[str, Any]] | None:
                 mine = [x for x in central.lines() if x["flow_run_id"] == run_id]
