@@ -67,3 +67,13 @@ def testdata() -> Path:
     if not d:
         raise SystemExit("set DASHCAM_TESTDATA to the real test data folder")
     return Path(d).resolve()
+
+
+def footage_folder(work: Path, clips: int, seconds: float, size: tuple[int, int]) -> Path:
+    """``work/footage`` holding ``clips`` synthetic drives (seeds 0..clips-1), named as a Viofo names them."""
+    footage = work / "footage"
+    footage.mkdir()
+    for i in range(clips):
+        src = synthetic_clip(seconds, size, seed=i)
+        shutil.copyfile(src, footage / f"2024_0518_0930{i:02d}_{i + 1:06d}F.MP4")
+    return footage

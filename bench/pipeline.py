@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, models_dir, synthetic_clip
+from _common import ROOT, footage_folder, models_dir
 
 
 def main() -> int:
@@ -36,11 +36,7 @@ def main() -> int:
     w, h = (int(v) for v in args.size.split("x"))
     work = Path(tempfile.mkdtemp(prefix="dashcam-bench-"))
     try:
-        footage = work / "footage"
-        footage.mkdir()
-        for i in range(args.clips):
-            src = synthetic_clip(args.seconds, (w, h), seed=i)
-            shutil.copyfile(src, footage / f"2024_0518_0930{i:02d}_{i + 1:06d}F.MP4")
+        footage = footage_folder(work, args.clips, args.seconds, (w, h))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DASHCAM_"))}
         env.update(DASHCAM_DATA_DIR=str(work / "data"), DASHCAM_MODELS_DIR=str(models_dir()))
         dashcam = [sys.executable, "-c", "from dashcam.cli import main; main()"]

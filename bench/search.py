@@ -215,6 +215,18 @@ def fill(engine: Engine, world: World, rows: int) -> dict[str, int]:
     return {"clips": len(clips), "sightings": len(sightings), "plate_reads": len(reads)}
 
 
+def fill_indexed(engine: Engine, world: World, rows: int) -> None:
+    """Fill a fresh database with ``rows`` sightings, build the plate index and ANALYZE, saying how long each took."""
+    ms, counts = timed(lambda: fill(engine, world, rows))
+    print(f"fill: {ms / 1000:.1f} s  {counts}")
+    with Session(engine) as s:
+        ms, (plates, variants) = timed(lambda: reindex_plates(session=s))
+        s.commit()
+    print(f"reindex_plates: {ms / 1000:.1f} s  ({plates:,} plates, {variants:,} deletion variants)")
+    with engine.begin() as c:
+        c.execute(text("ANALYZE"))
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, math.ceil(p / 100 * len(xs)) - 1)]
@@ -386,14 +398,7 @@ def main() -> int:
             world.rng.setstate((version, tuple(internal), gauss))
             print(f"reusing {keep_db} (filled before)")
         else:
-            ms, counts = timed(lambda: fill(engine, world, args.rows))
-            print(f"fill: {ms / 1000:.1f} s  {counts}")
-            with Session(engine) as s:
-                ms, (plates, variants) = timed(lambda: reindex_plates(session=s))
-                s.commit()
-            print(f"reindex_plates: {ms / 1000:.1f} s  ({plates:,} plates, {variants:,} deletion variants)")
-            with engine.begin() as c:
-                c.execute(text("ANALYZE"))
+            fill_indexed(engine, world, args.rows)
             if keep_db is not None:
                 rng_file(keep_db).write_text(json.dumps(world.rng.getstate()))
 

@@ -70,11 +70,11 @@ def _database(config: Config) -> tuple[bool, str]:
 
     url = config.database_url()
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, config=config)
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
-        rev = current_revision(url)
+        rev = current_revision(url, config=config)
     except SQLAlchemyError as exc:
         return False, f"not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     if rev != head_revision():

@@ -31,6 +31,10 @@ DEVICE_POOLS = {
     "shed_nas": "archive",
 }
 ZOMBIE_AUTOMATION = "dashcam: crash flow runs whose heartbeat stopped"
+# Where the images of the docker pools hold the project (infra/docker/*.Dockerfile, WORKDIR): their flow runs
+# start there, whatever folder the process pools' devices installed it in.
+IMAGE_CODE_DIR = "/opt/dashcam-processor"
+SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
 
 
 def gpu_slot_name(hostname: str) -> str:
@@ -81,17 +85,19 @@ def setup(
 
     done: list[str] = []
     with temporary_settings({PREFECT_API_URL: server}):
-        done += _pools(config, results_path, docker_pools, heartbeat_s)
+        done += _pools(config, results_path, docker_pools, heartbeat_s, code_dir or str(ROOT))
         done += _blocks(config, results_path)
         done += _automation(zombie_after_s)
         if notify_block:
             done += _notifications(notify_block)
     if deploy:
-        done += _deploy(server, code_dir or str(ROOT))
+        done += _deploy(server, code_dir or str(ROOT), docker_pools)
     return done
 
 
-def _pools(config: Config, results_path: str, docker_pools: tuple[str, ...], heartbeat_s: int) -> list[str]:
+def _pools(
+    config: Config, results_path: str, docker_pools: tuple[str, ...], heartbeat_s: int, code_dir: str
+) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import (
         GlobalConcurrencyLimitCreate,
@@ -107,6 +113,8 @@ def _pools(config: Config, results_path: str, docker_pools: tuple[str, ...], hea
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"local-file-system/{RESULTS_BLOCK}",
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_s),
+        # flow runs log as `logging` of config.json says (text or JSON lines, syslog), and to the Prefect API
+        "PREFECT_LOGGING_SETTINGS_PATH": f"{code_dir.rstrip('/')}/infra/logging/prefect-logging.yml",
     }
     out = []
     limits = pool_limits(config)
@@ -157,7 +165,14 @@ def _blocks(config: Config, results_path: str) -> list[str]:
     from prefect.blocks.system import Secret
     from prefect.filesystems import LocalFileSystem
 
-    from blocks.storage import CAMERA_SECRET, DATABASE_SECRET, RESULTS_BLOCK, STORAGE_BLOCK, DashcamStorage
+    from blocks.storage import (
+        ARCHIVE_KEY_SECRET,
+        CAMERA_SECRET,
+        DATABASE_SECRET,
+        RESULTS_BLOCK,
+        STORAGE_BLOCK,
+        DashcamStorage,
+    )
 
     out = []
     DashcamStorage.register_type_and_schema()
@@ -175,6 +190,13 @@ def _blocks(config: Config, results_path: str) -> list[str]:
     if password:
         Secret(value=password).save(CAMERA_SECRET, overwrite=True)
         out.append(f"block {CAMERA_SECRET}: saved (secret)")
+    archive_key = config.settings.archive_key
+    if archive_key:
+        from dashcam.crypt.keys import archive_key_from
+
+        archive_key_from(archive_key, "DASHCAM_ARCHIVE_KEY")  # a weak key is refused here, not on a worker
+        Secret(value=archive_key).save(ARCHIVE_KEY_SECRET, overwrite=True)
+        out.append(f"block {ARCHIVE_KEY_SECRET}: saved (secret; the archive worker encrypts with it)")
     return out
 
 
@@ -267,8 +289,9 @@ def _notifications(block: str) -> list[str]:
     return out
 
 
-def _deploy(server: str, code_dir: str) -> list[str]:
-    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use."""
+def _deploy(server: str, code_dir: str, docker_pools: tuple[str, ...] = ()) -> list[str]:
+    """`prefect --no-prompt deploy --all` from the project, with the code path the workers use; the
+    deployments of docker pools start in the images' project folder instead."""
     env = {**os.environ, "PREFECT_API_URL": server, "DASHCAM_CODE_DIR": code_dir}
     prefect = Path(sys.executable).with_name("prefect")
     proc = subprocess.run(
@@ -282,4 +305,28 @@ def _deploy(server: str, code_dir: str) -> list[str]:
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"prefect deploy failed: {' | '.join(tail)}")
-    return ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]
+    out = ["deployments: " + ", ".join(sorted(POOLS.values())) + ", retention, reconcile deployed"]
+    if docker_pools and code_dir != IMAGE_CODE_DIR:
+        out += _pull_from_image(server, docker_pools)
+    return out
+
+
+def _pull_from_image(server: str, docker_pools: tuple[str, ...]) -> list[str]:
+    """Point the pull step of the docker pools' deployments at the images' project folder: ``--code-dir``
+    names where the process pools' devices installed it, which a container need not have."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.client.schemas.filters import DeploymentFilter, WorkPoolFilter, WorkPoolFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    pull = [{SET_WORKING_DIRECTORY: {"directory": IMAGE_CODE_DIR}}]
+    out = []
+    with temporary_settings({PREFECT_API_URL: server}), get_client(sync_client=True) as client:
+        found = client.read_deployments(
+            deployment_filter=DeploymentFilter(),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=list(docker_pools))),
+        )
+        for dep in found:
+            client.update_deployment(dep.id, DeploymentUpdate(pull_steps=pull))
+            out.append(f"deployment {dep.name}: runs in its image's {IMAGE_CODE_DIR}")
+    return out

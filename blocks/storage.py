@@ -2,8 +2,9 @@
 
 * ``DashcamStorage`` ("dashcam-storage"): how each device reaches the NAS shares of config.json
   (``//nas-1/videos/`` -> ``/mnt/nas-1/videos`` on the Jetson, ``Z:\\`` on the Windows GPU box).
-* Prefect's own ``Secret`` blocks hold the database URL ("dashcam-database-url") and the camera
-  password ("dashcam-camera-password"): never a plain config file, never a log line.
+* Prefect's own ``Secret`` blocks hold the database URL ("dashcam-database-url"), the camera
+  password ("dashcam-camera-password") and the archive key ("dashcam-archive-key", encryption at rest of
+  the archive's media): never a plain config file, never a log line.
 * A ``LocalFileSystem`` block ("dashcam-results") on a path every device mounts is the shared result
   storage that makes task caching work across machines.
 """
@@ -16,6 +17,7 @@ from pydantic import Field
 STORAGE_BLOCK = "dashcam-storage"
 DATABASE_SECRET = "dashcam-database-url"
 CAMERA_SECRET = "dashcam-camera-password"
+ARCHIVE_KEY_SECRET = "dashcam-archive-key"
 RESULTS_BLOCK = "dashcam-results"
 
 

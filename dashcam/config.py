@@ -109,6 +109,23 @@ class DatabaseSection(_Strict):
     )
 
 
+class EncryptionSection(_Strict):
+    enabled: bool = Field(
+        False,
+        description="Encrypt at rest: the SQLite database (SQLCipher) and new archive objects (AES-256-GCM). On, "
+        "a process without its keys refuses to start rather than write in the clear. A key set in the "
+        "environment turns its part on by itself.",
+    )
+    db_key_file: str | None = Field(
+        None,
+        description="File holding the database key (mode 0600, one line); DASHCAM_DB_KEY wins over it.",
+    )
+    archive_key_file: str | None = Field(
+        None,
+        description="File holding the archive key (mode 0600, one line); DASHCAM_ARCHIVE_KEY wins over it.",
+    )
+
+
 class PrefectSection(_Strict):
     api_url: str | None = Field(
         None,
@@ -188,14 +205,43 @@ class DetectionSection(_Strict):
         0.3,
         ge=0,
         le=1,
-        description="Score a detection needs to start a track (weaker ones only extend tracks).",
+        description="Score a detection needs to start a track; a track becomes a sighting once a detection "
+        "this confident is part of it.",
+    )
+    vehicle_low_conf: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Weaker detections, down to this score, only keep a vehicle's track going through frames "
+        "where the detector is unsure of it; the heavy stage's detector keeps boxes down to this score, "
+        "whatever its own conf.",
+    )
+    lane_crop: bool = Field(
+        True,
+        description="The heavy stage's detector also looks at the lane ahead at twice the detail, in the room "
+        "a wide frame leaves in its square input (distant vehicles; no extra inference).",
     )
     plate_conf: float = Field(0.25, ge=0, le=1, description="Minimum score of a plate box.")
     window_pad_s: float = Field(1.0, ge=0, description="Seconds added before and after each window.")
+    window_bridge_s: float = Field(
+        6.0,
+        ge=0,
+        description="The heavy stage looks at two windows less than this many seconds apart as one, gap "
+        "included: the cheap pass loses a vehicle for a few seconds as the detector does, and the vehicle "
+        "is most often still in view (one track, its boxes all the way, instead of two parts).",
+    )
     motion_threshold: float = Field(
         0.02, ge=0, le=1, description="Fraction of changed pixels below which a sample is static."
     )
     heavy_fps: float = Field(10.0, gt=0, le=120, description="Frames per second the heavy stage decodes.")
+
+    @model_validator(mode="after")
+    def _vehicle_thresholds(self) -> DetectionSection:
+        if self.vehicle_low_conf > self.vehicle_conf:
+            raise ValueError(
+                f"vehicle_low_conf ({self.vehicle_low_conf}) must not exceed vehicle_conf ({self.vehicle_conf})"
+            )
+        return self
 
 
 class PlateFormat(_Strict):
@@ -285,6 +331,45 @@ class ArchiveSection(_Strict):
         return self.quota_areas.get(area, self.quota_percent)  # type: ignore[call-overload]
 
 
+class LoggingSection(_Strict):
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="How every process (commands, workers, flow runs, web UI, heartbeat) writes its log lines: "
+        "text for people, or json, one object per line (timestamp, level, device, flow_run_id, clip_id, "
+        "logger, message) for a central log store.",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        None,
+        description="Least level written. Default: WARNING for commands in text (-v: DEBUG), INFO in json; "
+        "workers and flow runs follow PREFECT_LOGGING_LEVEL.",
+    )
+    syslog: str | None = Field(
+        None,
+        description="Also send every line to syslog: a unix socket path (e.g. /run/dashcam/log.sock, the "
+        "local rsyslog of infra/logging/), or tcp://host:port or udp://host:port. None: stderr only.",
+    )
+
+    @field_validator("syslog")
+    @classmethod
+    def _target(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from urllib.parse import urlsplit
+
+        if v.startswith("/"):
+            return v
+        parts = urlsplit(v)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in ("tcp", "udp") or not parts.hostname or port is None or parts.path:
+            raise ValueError(
+                f"{v!r} is not a unix socket path (/run/dashcam/log.sock) nor tcp://host:port or udp://host:port"
+            )
+        return v
+
+
 # ---------------------------------------------------------------- devices/<hostname>.json
 
 DeviceType = Literal["main_server", "indoor_nas", "jetson_coral", "rtx_4090", "rtx_gpu", "shed_nas", "laptop"]
@@ -355,12 +440,20 @@ class GlobalConfig(_Strict):
         description="Importing clips from a folder.",
     )
     database: DatabaseSection = Field(default_factory=DatabaseSection, description="Results database.")  # type: ignore[arg-type]
+    encryption: EncryptionSection = Field(
+        default_factory=EncryptionSection,  # type: ignore[arg-type]
+        description="Encryption at rest of the database and the archive (off by default).",
+    )
     prefect: PrefectSection = Field(default_factory=PrefectSection, description="Prefect server.")  # type: ignore[arg-type]
     camera: CameraSection = Field(default_factory=CameraSection, description="The dashcam.")  # type: ignore[arg-type]
     detection: DetectionSection = Field(default_factory=DetectionSection, description="Detection.")  # type: ignore[arg-type]
     plates: PlatesSection = Field(default_factory=PlatesSection, description="Plate reading.")  # type: ignore[arg-type]
     webui: WebUiSection = Field(default_factory=WebUiSection, description="Web UI and API.")  # type: ignore[arg-type]
     archive: ArchiveSection = Field(default_factory=ArchiveSection, description="Archive.")  # type: ignore[arg-type]
+    logging: LoggingSection = Field(
+        default_factory=LoggingSection,  # type: ignore[arg-type]
+        description="Log format, level and syslog target of every process.",
+    )
     vision: VisionConfig = Field(
         default_factory=VisionConfig,
         description="Detector and OCR backends of each stage (device files' gpu/coral sections refine them).",

@@ -17,8 +17,12 @@ log = logging.getLogger(__name__)
 
 def notify_url(cfg: Any) -> str | None:
     """The Apprise URL in force: the variable ``notify.url_env`` names, else ``notify.url``."""
+    from dashcam.secretmask import add_url_secret
+
     section = cfg.global_config.notify
-    return os.environ.get(section.url_env) or section.url or None
+    url = os.environ.get(section.url_env) or section.url or None
+    add_url_secret(url)  # Apprise's own log lines may name its token: masked in every line of this process
+    return url
 
 
 def send(url: str, title: str, lines: Sequence[str]) -> str | None:

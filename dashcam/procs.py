@@ -40,9 +40,21 @@ def _boot_id() -> str:
         return ""
 
 
+def _pid_space() -> str:
+    """Where a pid names one process: this boot of this machine, and this process's PID namespace. A flow
+    run in a container shares the host's name and boot (host network) but counts pids on its own (from 1):
+    its pids say nothing about the host's processes, nor the host's about its own."""
+    boot = _boot_id()
+    try:
+        ns = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return boot
+    return f"{boot}:{ns.removeprefix('pid:[').removesuffix(']')}" if boot else ""
+
+
 def process_identity() -> str:
-    """``host/boot/pid`` of this process: what a claim records of its owner."""
-    return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
+    """``host/boot:pid namespace/pid`` of this process: what a claim records of its owner."""
+    return f"{socket.gethostname()}/{_pid_space()}/{os.getpid()}"
 
 
 def describe_identity(identity: str | None) -> str:
@@ -57,10 +69,11 @@ def _split(identity: str | None) -> tuple[str, str, str]:
 
 
 def identity_dead(identity: str | None) -> bool:
-    """True only when ``identity`` is a process of this machine, this boot, that no longer exists: its claim
-    is free at once. Anything else (another machine, no boot id, a pid that lives) may be alive."""
-    host, boot, pid = _split(identity)
-    if not boot or host != socket.gethostname() or boot != _boot_id() or not pid.isdigit():
+    """True only when ``identity`` is a process of this machine, this boot and this PID namespace that no
+    longer exists: its claim is free at once. Anything else (another machine or container, no boot id, a pid
+    that lives) may be alive."""
+    host, space, pid = _split(identity)
+    if not space or host != socket.gethostname() or space != _pid_space() or not pid.isdigit():
         return False
     return pid_dead(int(pid))
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from dashcam.crypt.keys import EncryptionProblem
 from dashcam.db.models import Clip, Media, RetentionEvent, StageRun, utcnow
 from dashcam.db.session import session_scope
 from dashcam.pipeline import STAGES
@@ -329,10 +330,15 @@ def _still_held(ctx: StageContext, facts: _Facts, item: Item) -> str | None:
 
 
 def _archive_copy_problem(area: Area, m: Media) -> str | None:
+    """Why the archive copy does not stand for the heavy_output one (a sealed copy is decrypted to check it,
+    and one that cannot be opened, damaged or without its key, keeps the heavy_output copy)."""
     if not area.exists(m.key):
         return "missing"
-    if area.size(m.key) != m.size_bytes or area.sha256(m.key) != m.sha256:
-        return "differs from its row"
+    try:
+        if area.size(m.key) != m.size_bytes or area.sha256(m.key) != m.sha256:
+            return "differs from its row"
+    except EncryptionProblem as exc:
+        return f"cannot be opened ({exc})"
     return None
 
 

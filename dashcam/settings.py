@@ -27,6 +27,10 @@ ENV_VARS: dict[str, str] = {
     "DASHCAM_CAMERA_PASSWORD": "the dashcam's Wi-Fi API password, when the camera needs one",
     "DASHCAM_SECRET_KEY": "secret that signs web UI sessions and API tokens (required by `dashcam ui`; "
     "refused when short, well known or of low entropy)",
+    "DASHCAM_DB_KEY": "key that encrypts the SQLite database (SQLCipher); set, the database is encrypted (random, "
+    "at least 16 characters: `secrets.token_urlsafe(32)`; or encryption.db_key_file)",
+    "DASHCAM_ARCHIVE_KEY": "key that wraps the data key of every archived object (AES-256-GCM); set, new archive "
+    "objects are encrypted (or encryption.archive_key_file, or the Prefect Secret block dashcam-archive-key)",
 }
 
 DEFAULT_CONFIG_DIR = Path("/etc/dashcam-processor")
@@ -71,6 +75,8 @@ class Settings:
     testdata: Path | None
     strict_tests: bool
     secret_key: str | None = field(default=None, repr=False)
+    db_key: str | None = field(default=None, repr=False)
+    archive_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -88,22 +94,27 @@ class Settings:
             testdata=Path(testdata).absolute() if testdata else None,
             strict_tests=env.get("DASHCAM_STRICT_TESTS", "") not in ("", "0", "false", "no"),
             secret_key=env.get("DASHCAM_SECRET_KEY") or None,
+            db_key=env.get("DASHCAM_DB_KEY") or None,
+            archive_key=env.get("DASHCAM_ARCHIVE_KEY") or None,
         )
 
     def require_secret_key(self) -> str:
         """The session/token secret; refuses a missing, short, well-known or plainly low-entropy one."""
-        key = self.secret_key or ""
-        make = '(e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
-        if key.lower() in _WEAK_SECRETS or len(key) < 16:
-            raise SettingsError(
-                f"DASHCAM_SECRET_KEY must be set to a random string of at least 16 characters {make}"
-            )
-        if (bits := estimated_bits(key)) < MIN_SECRET_BITS:
-            raise SettingsError(
-                f"DASHCAM_SECRET_KEY looks guessable (about {bits:.0f} bits of entropy, at least "
-                f"{MIN_SECRET_BITS} needed): use a random string {make}"
-            )
-        return key
+        return check_secret("DASHCAM_SECRET_KEY", self.secret_key or "")
+
+
+def check_secret(name: str, key: str) -> str:
+    """``key`` if it is long and random enough for a secret called ``name``, else :class:`SettingsError`
+    (the message names the secret, never its value)."""
+    make = '(e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
+    if key.lower() in _WEAK_SECRETS or len(key) < 16:
+        raise SettingsError(f"{name} must be set to a random string of at least 16 characters {make}")
+    if (bits := estimated_bits(key)) < MIN_SECRET_BITS:
+        raise SettingsError(
+            f"{name} looks guessable (about {bits:.0f} bits of entropy, at least "
+            f"{MIN_SECRET_BITS} needed): use a random string {make}"
+        )
+    return key
 
 
 def get_settings() -> Settings:

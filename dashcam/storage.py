@@ -344,6 +344,14 @@ class Storage:
         scratch = self.config.device.storage.local_scratch
         roots["scratch"] = scratch or str(data / "scratch")
         self.areas = {name: Area(name, root) for name, root in roots.items()}
+        # the archive seals what it stores when an archive key is in force, and opens what it sealed
+        from dashcam.crypt.area import KeySource, SealedArea
+        from dashcam.crypt.keys import archive_key
+
+        config = self.config
+        self.areas["archive"] = SealedArea(
+            "archive", roots["archive"], KeySource(lambda: archive_key(config))
+        )
 
     def __getitem__(self, name: str) -> Area:
         try:

@@ -21,7 +21,8 @@ _CONTEXT: StageContext | None = None
 
 
 def _with_blocks(ctx: StageContext) -> StageContext:
-    """On a worker of a Prefect server: the shared storage mapping and the database secret from blocks."""
+    """On a worker of a Prefect server: the shared storage mapping, the database secret and the archive key
+    from blocks (a key in the worker's own environment or key file wins)."""
     import contextlib
     import dataclasses
     import os
@@ -30,7 +31,7 @@ def _with_blocks(ctx: StageContext) -> StageContext:
         return ctx
     from prefect.blocks.system import Secret
 
-    from blocks.storage import DATABASE_SECRET, STORAGE_BLOCK, DashcamStorage
+    from blocks.storage import ARCHIVE_KEY_SECRET, DATABASE_SECRET, STORAGE_BLOCK, DashcamStorage
 
     cfg = ctx.config
     # no such block: the device's own config must say where the shares are
@@ -42,7 +43,17 @@ def _with_blocks(ctx: StageContext) -> StageContext:
         except ValueError:
             url = None
         if url:
+            from dashcam.secretmask import add_secret
+
+            add_secret(url)  # its password is masked in every log line of this process
             cfg.settings = dataclasses.replace(cfg.settings, database_url=url)
+    if not cfg.settings.archive_key and not cfg.global_config.encryption.archive_key_file:
+        try:
+            key = Secret.load(ARCHIVE_KEY_SECRET).get()
+        except ValueError:
+            key = None
+        if key:
+            cfg.settings = dataclasses.replace(cfg.settings, archive_key=key)
     return ctx
 
 

@@ -170,9 +170,11 @@ def current_user() -> str | None:
 
 
 def is_public(path: str) -> bool:
-    """No session needed: the login pages, NiceGUI's assets, and the REST API (it has its own bearer tokens)."""
+    """No session needed: the login pages, NiceGUI's assets, the REST API (it has its own bearer tokens) and
+    /metrics (this host, or an API key: webui.api.metrics)."""
     return (
         path in PUBLIC_PATHS
+        or path == "/metrics"
         or path.startswith(("/_nicegui/", "/api/v1/"))
         or path in ("/favicon.ico", "/api/v1")
     )

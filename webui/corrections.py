@@ -1,4 +1,5 @@
-"""A user's fixes: a misread plate (the OCR reads stay untouched) and pinning a clip for retention."""
+"""A user's fixes: a misread plate (the OCR reads stay untouched), a wrong join of two vehicles' tracks, and
+pinning a clip for retention."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def correct_plate(*, session: Session, sighting_id: int, plate: str | None) -> s
         session=session, texts=before | {t for t in (new,) if t}, confusions=state.get().confusions
     )
     return s.plate_corrected or s.plate_text
+
+
+def split(*, session: Session, sighting_id: int) -> list[int]:
+    """Undo the join of a sighting's tracks (:func:`dashcam.sighting_split.split_sighting`)."""
+    from dashcam.sighting_split import SplitError, split_sighting
+
+    try:
+        return split_sighting(session=session, sighting_id=sighting_id, confusions=state.get().confusions)
+    except SplitError as exc:
+        raise CorrectionError(str(exc)) from exc
 
 
 def set_pinned(*, session: Session, clip_id: int, pinned: bool) -> bool:

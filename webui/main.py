@@ -49,10 +49,18 @@ def build(config: Config | None = None, *, secret: str | None = None) -> Config:
 
 def start(host: str | None = None, port: int | None = None, *, config: Config | None = None) -> None:
     """Build and serve (blocks until stopped)."""
+    from dashcam import logs
+
     secret = get_settings().require_secret_key()
     config = build(config or load_config(), secret=secret)
     webui = config.global_config.webui
     trusted = webui.trusted_proxies
+    setup = logs.active()
+    extra: dict[str, object] = {}
+    if setup.format == "json":
+        # uvicorn's own logging config writes text: without it its loggers reach the root's JSON handlers
+        extra["log_config"] = None
+        logs.adopt("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi")
     ui.run(
         host=host or webui.host,
         port=port or webui.port,
@@ -63,10 +71,11 @@ def start(host: str | None = None, port: int | None = None, *, config: Config | 
         show=False,
         favicon="🚗",
         show_welcome_message=False,
-        uvicorn_logging_level="warning",
+        uvicorn_logging_level=(setup.level or "warning").lower(),
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) if trusted else None,
         server_header=False,
+        **extra,  # type: ignore[arg-type]
     )
 
 

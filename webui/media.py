@@ -5,11 +5,18 @@ and key (checked again by the storage layer): nothing from the request ever beco
 file is opened without following links (:meth:`dashcam.storage.Area.open_regular`), so a symlink
 planted in a share is refused, and the open descriptor itself goes out through Starlette's
 FileResponse (Range, ETag, RFC 6266 file names): the file checked is the file sent.
+
+A sealed archive object (encryption at rest, :mod:`dashcam.crypt.sealed`) is decrypted here, from the same
+descriptor: a Range request decrypts only the 64 KiB chunks it covers, and each chunk's tag is checked before
+its bytes go out. One that is truncated, tampered with or without its key is refused with a 500 and logged,
+never served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import re
 from collections.abc import AsyncIterator
@@ -26,10 +33,13 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.types import Receive, Scope, Send
 
+from dashcam.crypt.area import SealedArea
+from dashcam.crypt.sealed import ArchiveKeyNeeded, SealedReader, SealError
 from dashcam.db.models import Clip, GpsPoint, Media
 from dashcam.storage import check_key
 from webui import state
 
+log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 MAX_ID = 2**63 - 1
 """Ids past the databases' 64-bit integers name nothing: 404, never an overflow."""
@@ -82,6 +92,7 @@ class MediaFile:
     mime: str
     kind: str
     download_name: str
+    sha256: str = ""
 
 
 def lookup(*, session: Session, media_id: int) -> MediaFile | None:
@@ -91,7 +102,7 @@ def lookup(*, session: Session, media_id: int) -> MediaFile | None:
     clip = session.get(Clip, m.clip_id)
     stem = (clip.file_name.rsplit(".", 1)[0] if clip else f"clip{m.clip_id}") + f"-{m.kind}-{media_id}"
     ext = m.key.rsplit(".", 1)[-1] if "." in m.key else "bin"
-    return MediaFile(media_id, m.area, m.key, m.mime, m.kind, f"{stem}.{ext}")
+    return MediaFile(media_id, m.area, m.key, m.mime, m.kind, f"{stem}.{ext}", m.sha256)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -112,12 +123,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _stream(fh: IO[bytes], start: int, length: int) -> AsyncIterator[bytes]:
+async def _stream(fh: IO[bytes], start: int, length: int, what: str) -> AsyncIterator[bytes]:
     try:
         await asyncio.to_thread(fh.seek, start)
         left = length
         while left > 0:
-            chunk = await asyncio.to_thread(fh.read, min(CHUNK, left))
+            try:
+                chunk = await asyncio.to_thread(fh.read, min(CHUNK, left))
+            except SealError as exc:
+                # headers are gone already: the connection is cut, and no byte of the bad chunk is sent
+                log.error("%s: refused half-way: %s", what, exc)
+                raise
             if not chunk:
                 break
             left -= len(chunk)
@@ -126,23 +142,55 @@ async def _stream(fh: IO[bytes], start: int, length: int) -> AsyncIterator[bytes
         fh.close()
 
 
+def _open_sealed(area: Any, fd: int, key: str) -> SealedReader | None:
+    """The decrypting reader of a sealed archive object behind ``fd`` (None: a plain file, fd still ours)."""
+    if not isinstance(area, SealedArea):
+        return None
+    try:
+        return area.reader_for_fd(fd, key)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # already closed when the reader took it
+        raise
+
+
+def _refused(media_id: int, found: MediaFile, exc: SealError) -> Response:
+    """An archived medium that cannot be opened is never served: said to the log, and as a 500."""
+    log.error("medium %d (%s/%s) not served: %s", media_id, found.area, found.key, exc)
+    why = (
+        "is encrypted and this server has no key for it"
+        if isinstance(exc, ArchiveKeyNeeded)
+        else ("failed its integrity check (damaged or tampered with)")
+    )
+    return Response(f"this medium {why}; see the server log", status_code=500, media_type="text/plain")
+
+
 async def media_response(request: Request, media_id: int, *, download: bool = False) -> Response:
     found = await state.db(lookup, media_id=media_id) if valid_id(media_id) else None
     if found is None:
         raise HTTPException(404, "no such medium")
     headers = {"Cache-Control": "private, max-age=3600"}
+    fh: IO[bytes] | None = None
     try:
         area = state.get().storage[found.area]
         key = check_key(found.key)
         if area.is_local:
             fd = await asyncio.to_thread(area.open_regular, key)
-            return DescriptorResponse(
-                fd,
-                headers=headers,
-                media_type=found.mime,
-                filename=found.download_name if download else None,
-            )
-        size = await asyncio.to_thread(area.size, key)
+            sealed = await asyncio.to_thread(_open_sealed, area, fd, key)
+            if sealed is None:
+                return DescriptorResponse(
+                    fd,
+                    headers=headers,
+                    media_type=found.mime,
+                    filename=found.download_name if download else None,
+                )
+            # a sealed archive object: decrypted here, only the chunks a range covers
+            fh, size = sealed, sealed.size  # type: ignore[assignment]
+            headers["ETag"] = f'"{found.sha256[:32]}"'
+        else:
+            size = await asyncio.to_thread(area.size, key)
+    except SealError as exc:
+        return _refused(media_id, found, exc)
     except (OSError, KeyError) as exc:  # StorageError is an OSError
         raise HTTPException(404, "medium not available") from exc
     # a remote area (fsspec, e.g. smb://): the share's server resolves its links (Samba: wide links = no)
@@ -152,16 +200,28 @@ async def media_response(request: Request, media_id: int, *, download: bool = Fa
     try:
         rng = parse_range(request.headers.get("range"), size)
     except ValueError:
+        if fh is not None:
+            fh.close()
         return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
     start, end = rng if rng else (0, size - 1)
     headers["Content-Length"] = str(max(0, end - start + 1))
     if rng:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    try:
+        if fh is None:
+            fh = await asyncio.to_thread(area.open, key)
+        if isinstance(fh, SealedReader):
+            # the first chunk is checked before anything is sent: a bad object gets a 500, not a broken body
+            await asyncio.to_thread(fh.chunk, min(start, max(size - 1, 0)) // fh.header.chunk)
+    except SealError as exc:
+        if fh is not None:
+            fh.close()
+        return _refused(media_id, found, exc)
     if request.method == "HEAD" or size == 0:
+        fh.close()
         return Response(status_code=206 if rng else 200, headers=headers, media_type=found.mime)
-    fh = await asyncio.to_thread(area.open, key)
     return StreamingResponse(
-        _stream(fh, start, end - start + 1),
+        _stream(fh, start, end - start + 1, f"medium {media_id} ({found.area}/{found.key})"),
         status_code=206 if rng else 200,
         headers=headers,
         media_type=found.mime,

@@ -39,12 +39,12 @@ def init(config: Config | None = None) -> UiState:
     global _state
     config = config or load_config()
     url = config.database_url()
-    ensure_schema(url)
+    ensure_schema(url, config=config)
     g = config.global_config
     tile = os.environ.get(TILE_URL_ENV, g.webui.tile_url).strip()
     _state = UiState(
         config=config,
-        engine=get_engine(url=url),
+        engine=get_engine(config, url=url),
         storage=Storage(config),
         tile_url="" if tile.lower() == "none" else tile,
         confusions=dict(g.plates.confusions),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
+import sys
+import traceback
 
 import typer
 
@@ -52,21 +53,14 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    from dashcam.cli.common import DEBUG
+    from dashcam import logs
+    from dashcam.cli.common import DEBUG, follow_log_format
 
     DEBUG[0] = debug
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLine("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose or debug else logging.WARNING, handlers=[handler])
-
-
-class _OneLine(logging.Formatter):
-    """Log lines stay lines: a file name's newline or escape sequence is shown as an escape."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
-        from dashcam.cli.common import CONTROL_ESCAPES
-
-        return super().formatMessage(record).translate(CONTROL_ESCAPES)
+    # text lines stay lines (a file name's newline is shown as an escape), and no line carries a secret;
+    # `logging` in config.json may ask for JSON lines and a syslog target (dashcam.logs)
+    logs.configure(verbose=verbose or debug)
+    follow_log_format()
 
 
 for _name in COMMAND_MODULES:
@@ -94,20 +88,55 @@ def _embedded_prefect_env() -> None:
 
 
 def main() -> None:
+    import logging
     import signal
 
-    from dashcam.cli.embedded import on_sigterm
+    from dashcam.cli.embedded import models_loading, on_sigterm
 
     _embedded_prefect_env()
     signal.signal(signal.SIGTERM, on_sigterm)
+    code: int | str | None = 0
+    try:
+        _main()
+    except SystemExit as done:
+        code = done.code
+        raise
+    except BaseException as exc:  # Ctrl-C outside a command's own handling, or --debug's traceback
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if models_loading():
+            traceback.print_exc()
+        raise
+    finally:
+        if models_loading():
+            # the command ended (a full disk, a bad folder) while models still load behind it: leave without
+            # finalising the interpreter under that thread, with the command's own exit code
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+def _main() -> None:
+    import logging
+
     try:
         app()
     except Exception as exc:  # noqa: BLE001 - what no command expected: one line, the rest with --debug
+        from dashcam import logs
         from dashcam.cli.common import DEBUG, err_console, shown
+        from dashcam.crypt.keys import EncryptionProblem
 
         if DEBUG[0]:
             raise
+        if isinstance(exc, EncryptionProblem):  # a key to set or a file to fix: said as it is
+            err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
         text = str(exc).strip().splitlines()
+        if logs.json_mode():
+            logging.getLogger("dashcam.cli").error(
+                "%s: %s", type(exc).__name__, text[0] if text else "", exc_info=exc
+            )
+            raise SystemExit(1) from None
         err_console.print(
             f"[bold red]error:[/] {type(exc).__name__}: {shown(text[0] if text else '')} "
             "(run it again with `dashcam --debug ...` for the traceback)",

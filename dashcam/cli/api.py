@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes.util
+import logging
 import os
 import shutil
 from typing import Any
@@ -11,6 +12,7 @@ import typer
 
 from dashcam import __version__
 from dashcam.cli.common import JsonOpt, console, fail, print_json
+from dashcam.logs import json_mode
 
 KEY_ENV = "DASHCAM_API_KEY"
 TIMEOUT_S = 10.0
@@ -96,21 +98,22 @@ def heartbeat(
                 fail(f"heartbeat refused by {server}: {_error(resp)}")
     except httpx.HTTPError as exc:
         fail(f"cannot reach {server}: {type(exc).__name__}: {exc}")
+    said = f"heartbeat sent: {beat['hostname']} ({beat['device_type']}) to {server}"
+    logging.getLogger(__name__).info("%s", said)  # a line of the device's log (JSON, syslog) too
     if json_out:
         print_json(resp.json())
-    else:
-        console.print(
-            f"heartbeat sent: {beat['hostname']} ({beat['device_type']}) to {server}", highlight=False
-        )
+    elif not json_mode():
+        console.print(said, highlight=False, markup=False)
 
 
 def _session() -> Any:
     from dashcam.config import load_config
     from dashcam.db.session import ensure_schema, get_engine, session_scope
 
-    url = load_config().database_url()
-    ensure_schema(url)
-    return session_scope(get_engine(url=url))
+    config = load_config()
+    url = config.database_url()
+    ensure_schema(url, config=config)
+    return session_scope(get_engine(config, url=url))
 
 
 @api_key_app.command("create")

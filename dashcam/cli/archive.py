@@ -1,13 +1,33 @@
-"""`dashcam archive` and `dashcam retention`: run the archive and retention flows on this machine."""
+"""`dashcam archive` and `dashcam retention`: run the archive and retention flows on this machine; `dashcam
+archive verify|rekey|encrypt`: the archive's objects and their encryption at rest."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json, progress, shown
 from dashcam.cli.embedded import PrefectOpt, stages
+
+
+class _ClipsByDefault(TyperGroup):
+    """`dashcam archive 12 13` and `dashcam archive --all-pending` stay what they were: short for
+    `dashcam archive clips ...`; a known word (verify, rekey, encrypt) picks that command instead."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["clips", *args]
+        return super().parse_args(ctx, args)
+
+
+archive_app = typer.Typer(
+    cls=_ClipsByDefault,
+    help="Archive clips' web media (`dashcam archive 12 13` is `dashcam archive clips 12 13`), and check or "
+    "re-key the archive's objects.",
+)
 
 
 def _human(n: int) -> str:
@@ -19,6 +39,7 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
+@archive_app.command("clips")
 def archive(
     clip_ids: list[int] | None = typer.Argument(None, help="Clip ids to archive."),
     all_pending: bool = typer.Option(
@@ -38,7 +59,7 @@ def archive(
             from dashcam.db.session import get_engine
             from dashcam.stages.archive import pending_clip_ids
 
-            ids += pending_clip_ids(get_engine(url=runner.cfg.database_url()))
+            ids += pending_clip_ids(get_engine(runner.cfg))
         ids = list(dict.fromkeys(ids))
         if not ids:
             if json_out:
@@ -127,6 +148,94 @@ def _summary(doc: dict[str, Any]) -> None:
         console.print(f"{len(doc['held'])} old file(s) kept by the rules (protected, pinned, pending)")
 
 
+def _archive_area() -> tuple[Any, Any]:
+    """(configuration, the archive area) of this machine."""
+    from dashcam.cli.embedded import load_config_or_fail
+    from dashcam.storage import Storage
+
+    cfg = load_config_or_fail()
+    return cfg, Storage(cfg)["archive"]
+
+
+def _report(doc: dict[str, Any], line: str, json_out: bool) -> None:
+    if json_out:
+        print_json(doc)
+    else:
+        for p in doc["problems"]:
+            err_console.print(f"[red]{shown(p)}[/]", highlight=False, soft_wrap=True)
+        console.print(line, highlight=False, markup=False)
+    if doc["problems"]:
+        raise typer.Exit(1)
+
+
+@archive_app.command("verify")
+def verify(json_out: bool = JsonOpt) -> None:
+    """Read every archived medium in full and check it against its row (size, sha256, each encrypted chunk's tag)."""
+    from dashcam.crypt import archive_ops
+    from dashcam.db.session import ensure_schema, get_engine
+
+    cfg, area = _archive_area()
+    ensure_schema(cfg.database_url(), config=cfg)
+    out = archive_ops.verify(area, get_engine(cfg))
+    _report(
+        out.as_dict(),
+        f"{out.objects} archived medium/media checked: {out.unchanged} good, {len(out.problems)} bad "
+        f"({out.sealed} encrypted, {out.plain} not)",
+        json_out,
+    )
+
+
+@archive_app.command("rekey")
+def rekey(
+    new_key_env: str = typer.Option(
+        "DASHCAM_ARCHIVE_NEW_KEY", "--new-key-env", help="Environment variable holding the new key."
+    ),
+    new_key_file: Path | None = typer.Option(
+        None, "--new-key-file", help="File holding the new key (mode 0600, one line)."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Re-wrap every encrypted object's data key to a new archive key, the media untouched (safe to rerun)."""
+    from dashcam.crypt import archive_ops
+    from dashcam.crypt.keys import archive_key, archive_key_from, new_key_text
+
+    cfg, area = _archive_area()
+    old = archive_key(cfg)
+    if old is None:
+        fail("set DASHCAM_ARCHIVE_KEY (or encryption.archive_key_file) to the current archive key")
+    new = archive_key_from(*new_key_text(new_key_env, new_key_file))
+    if new.secret == old.secret:
+        fail("the new key is the current key")
+    out = archive_ops.rekey(area, old, new)
+    line = (
+        f"{out.changed} object(s) re-keyed, {out.unchanged} on the new key already, {out.plain} not encrypted, "
+        f"{len(out.problems)} failed"
+    )
+    if not out.problems and not json_out:
+        line += f"; now make the key from {new.source} the archive key (DASHCAM_ARCHIVE_KEY, the key file"
+        line += " or the Secret block dashcam-archive-key)"
+    _report(out.as_dict(), line, json_out)
+
+
+@archive_app.command("encrypt")
+def encrypt(json_out: bool = JsonOpt) -> None:
+    """Encrypt the objects archived before encryption was on, each checked against its row and swapped atomically."""
+    from dashcam.crypt import archive_ops
+    from dashcam.crypt.keys import archive_key
+    from dashcam.db.session import ensure_schema, get_engine
+
+    cfg, area = _archive_area()
+    if archive_key(cfg) is None:
+        fail("set DASHCAM_ARCHIVE_KEY (or encryption.archive_key_file) to the key to encrypt with")
+    ensure_schema(cfg.database_url(), config=cfg)
+    out = archive_ops.seal_all(area, get_engine(cfg))
+    _report(
+        out.as_dict(),
+        f"{out.changed} object(s) encrypted, {out.unchanged} encrypted already, {len(out.problems)} failed",
+        json_out,
+    )
+
+
 def register(app: typer.Typer) -> None:
-    app.command("archive")(archive)
+    app.add_typer(archive_app, name="archive")
     app.command("retention")(retention)

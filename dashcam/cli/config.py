@@ -19,32 +19,41 @@ def validate(
     json_out: bool = JsonOpt,
 ) -> None:
     """Exit 0 on a valid config directory, 1 listing every problem."""
-    from dashcam.config import ConfigError, validate_dir
+    from dashcam.config import ConfigError, load_config, validate_dir
     from dashcam.settings import get_settings
 
     settings = get_settings()
+    from dashcam.crypt.checks import check
+
     target = directory or settings.config_dir
     if directory is None and not settings.config_dir_explicit and not target.is_dir():
         # a new machine: nothing configured is a valid state, the embedded default (what `dashcam run` uses)
+        problems, warnings = check(load_config(settings))
         if json_out:
             print_json(
                 {
-                    "valid": True,
+                    "valid": not problems,
                     "directory": None,
                     "embedded": True,
                     "data_dir": settings.data_dir,
                     "devices": [],
-                    "problems": [],
-                    "warnings": [],
+                    "problems": problems,
+                    "warnings": warnings,
                 }
             )
-            return
-        console.print(
-            f"no config directory at {target}: the embedded default is in use "
-            f"(everything under {settings.data_dir}); valid",
-            highlight=False,
-            markup=False,
-        )
+        else:
+            _problems(problems, f"the environment ({settings.data_dir})")
+            for w in warnings:
+                warn(w)
+            if not problems:
+                console.print(
+                    f"no config directory at {target}: the embedded default is in use "
+                    f"(everything under {settings.data_dir}); valid",
+                    highlight=False,
+                    markup=False,
+                )
+        if problems:
+            raise typer.Exit(1)
         return
     try:
         cfg = validate_dir(target, settings)
@@ -52,25 +61,36 @@ def validate(
         if json_out:
             print_json({"valid": False, "directory": target, "problems": exc.problems, "warnings": []})
         else:
-            for line in exc.problems:
-                err_console.print(f"[red]{shown(line)}[/]", highlight=False, soft_wrap=True)
-            err_console.print(f"{len(exc.problems)} problem(s) in {target}", highlight=False, markup=False)
+            _problems(exc.problems, str(target))
         raise typer.Exit(1) from None
+    problems, warnings = check(cfg)
+    warnings = cfg.warnings + warnings
     if json_out:
         print_json(
             {
-                "valid": True,
+                "valid": not problems,
                 "directory": target,
                 "devices": sorted(cfg.devices),
-                "problems": [],
-                "warnings": cfg.warnings,
+                "problems": problems,
+                "warnings": warnings,
             }
         )
-        return
-    for w in cfg.warnings:
-        warn(w)
-    devices = ", ".join(sorted(cfg.devices)) or "none"
-    console.print(f"{target}: valid (devices: {devices})", highlight=False, markup=False)
+    else:
+        _problems(problems, str(target))
+        for w in warnings:
+            warn(w)
+        if not problems:
+            devices = ", ".join(sorted(cfg.devices)) or "none"
+            console.print(f"{target}: valid (devices: {devices})", highlight=False, markup=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _problems(lines: list[str], where: str) -> None:
+    for line in lines:
+        err_console.print(f"[red]{shown(line)}[/]", highlight=False, soft_wrap=True)
+    if lines:
+        err_console.print(f"{len(lines)} problem(s) in {where}", highlight=False, markup=False)
 
 
 @config_app.command("show")
@@ -89,6 +109,7 @@ def show(json_out: bool = JsonOpt) -> None:
                 else ""
             )
         )
+    from dashcam.crypt.keys import describe
     from dashcam.storage import Storage
 
     doc = {
@@ -97,6 +118,7 @@ def show(json_out: bool = JsonOpt) -> None:
         "global": cfg.global_config.model_dump(mode="json", by_alias=True, exclude={"database"}),
         "this_device": cfg.device.model_dump(mode="json"),
         "storage": Storage(cfg).describe(),
+        "encryption": describe(cfg),  # whether each part is on and where its key comes from, never a key
     }
     if json_out:
         print_json(doc)

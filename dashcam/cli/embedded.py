@@ -99,7 +99,17 @@ def prepare(cfg: Any, *, prefect_home: bool = False) -> None:
             Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"{exc.filename or cfg.settings.data_dir}: cannot create: {exc.strerror or exc}")
-    ensure_schema(cfg.database_url())
+    ensure_schema(cfg.database_url(), config=cfg)
+
+
+# Model loaders started behind a command's work: one still inside a native library (torch, onnxruntime) when
+# the interpreter finalises makes the process abort ("terminate called without an active exception").
+_LOADERS: list[Any] = []
+
+
+def models_loading() -> bool:
+    """Whether a background model load of this process is still running."""
+    return any(t.is_alive() for t in _LOADERS)
 
 
 class Stages:
@@ -137,7 +147,9 @@ class Stages:
 
         from dashcam.stages.inprocess import load_models
 
-        threading.Thread(target=load_models, args=(self.ctx,), name="load-models", daemon=True).start()
+        loader = threading.Thread(target=load_models, args=(self.ctx,), name="load-models", daemon=True)
+        _LOADERS.append(loader)
+        loader.start()
 
     @contextmanager
     def _flows(self) -> Iterator[None]:
@@ -278,7 +290,7 @@ def interrupted_summary(cfg: Any, since: Any) -> str:
     done: dict[str, int] = {}
     abandoned: list[str] = []
     try:
-        with session_scope(get_engine(url=cfg.database_url())) as s:
+        with session_scope(get_engine(cfg)) as s:
             rows = s.execute(
                 select(StageRun.clip_id, StageRun.stage, StageRun.status, StageRun.error).where(
                     StageRun.finished_at >= since  # type: ignore[operator]

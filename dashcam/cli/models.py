@@ -72,7 +72,7 @@ def check_models(
 
     runs: dict[str, str] = {}
     if names:
-        items = [ConfiguredModel("requested", n) for n in names]
+        items = [ConfiguredModel.requested(n) for n in names]
     else:  # the models the config in use needs (the embedded default when there is none)
         from dashcam.config import ConfigError, load_config
         from dashcam.settings import get_settings
@@ -102,12 +102,20 @@ def check_models(
         if bad or bad_runs:
             raise typer.Exit(1)
         return
-    table = Table("role", "model", "path", "sha256", "status", "runs on")
+    table = Table("role", "model", "path", "from", "sha256", "status", "runs on")
     for s in statuses:
-        status = "[green]ok[/]" if s.ok else f"[red]{s.problem}[/]"
-        table.add_row(s.role, s.ref, s.path or "-", (s.sha256 or "-")[:16], status, _cell(runs.get(s.role)))
+        status = "[green]ok[/]" if s.ok else f"[red]{shown(s.problem or '')}[/]"
+        table.add_row(
+            shown(s.role),
+            shown(s.ref),
+            shown(s.path or "-"),
+            s.found_in or "-",
+            (s.sha256 or "-")[:16],
+            status,
+            _cell(runs.get(s.role)),
+        )
     for role, r in _unlisted(runs, statuses):
-        table.add_row(role, "(in its wheel)", "-", "-", "-", _cell(r))
+        table.add_row(role, "(in its wheel)", "-", "-", "-", "-", _cell(r))
     console.print(table)
     problems = []
     if bad:

@@ -118,8 +118,8 @@ def search(
         fail(f"{exc.problems[0]} (run `dashcam config validate`)")
     confusions = config.global_config.plates.confusions
     try:
-        ensure_schema(url)
-        with session_scope(get_engine(url=url)) as session:
+        ensure_schema(url, config=config)
+        with session_scope(get_engine(config, url=url)) as session:
             if reindex:
                 plates, variants = reindex_plates(session=session, confusions=confusions)
                 if not as_json:

@@ -38,6 +38,12 @@ def synth(
     utc_offset: float = typer.Option(
         0.0, "--utc-offset", help="Camera clock minus UTC, in hours (sets the local time in the name)."
     ),
+    far_blur: float = typer.Option(
+        0.0,
+        "--far-blur",
+        help="Blur vehicles while far (Gaussian sigma in px, full beyond 9 m, none within 6 m): plates small "
+        "and soft early, sharp when near.",
+    ),
     lat: float | None = typer.Option(None, "--lat", help="Start latitude."),
     lon: float | None = typer.Option(None, "--lon", help="Start longitude."),
     as_json: bool = JsonOpt,
@@ -83,6 +89,7 @@ def synth(
                 viofo_name=viofo,
                 sequence=sequence,
                 utc_offset_hours=utc_offset,
+                far_blur=far_blur,
                 on_frame=tick,
             )
         except (ValueError, OSError) as exc:

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from dashcam.cli.common import JsonOpt, console, err_console, fail, print_json
+from dashcam.cli.common import JsonOpt, console, fail, print_json, warn
 
 PASSWORD_ENV = "DASHCAM_UI_PASSWORD"
 
@@ -58,12 +58,10 @@ def ui(
         fail(str(exc))
     bind = host or config.global_config.webui.host
     if not _is_loopback(bind):
-        err_console.print(
-            f"warning: binding {bind}, not loopback: the UI and API then speak plain HTTP to the network. "
+        warn(
+            f"binding {bind}, not loopback: the UI and API then speak plain HTTP to the network. "
             "Keep the default 127.0.0.1 and serve the LAN through the TLS proxy of infra/nginx/dashcam.conf "
-            "(with webui.trusted_proxies set to it).",
-            markup=False,
-            highlight=False,
+            "(with webui.trusted_proxies set to it)."
         )
     from webui.main import start
 
@@ -81,9 +79,9 @@ def _create_user(config: object, name: str, *, reset: bool) -> None:
         f"Password for {name}", hide_input=True, confirmation_prompt=True
     )
     url = config.database_url()  # type: ignore[attr-defined]
-    ensure_schema(url)
+    ensure_schema(url, config=config)  # type: ignore[arg-type]
     try:
-        with session_scope(get_engine(url=url)) as session:
+        with session_scope(get_engine(config, url=url)) as session:  # type: ignore[arg-type]
             if reset:
                 set_password(session=session, username=name, password=password)
             else:
@@ -109,9 +107,9 @@ def _accounts(config: object, delete: str | None, *, json_out: bool) -> None:
     from webui.auth import AccountError, delete_user, list_users
 
     url = config.database_url()  # type: ignore[attr-defined]
-    ensure_schema(url)
+    ensure_schema(url, config=config)  # type: ignore[arg-type]
     try:
-        with session_scope(get_engine(url=url)) as session:
+        with session_scope(get_engine(config, url=url)) as session:  # type: ignore[arg-type]
             if delete is not None:
                 delete_user(session=session, username=delete)
                 rows = []

@@ -114,8 +114,8 @@ class StageRun(SQLModel, table=True):
     owner_process: str | None = Field(
         default=None,
         max_length=160,
-        description="host/boot id/pid of the process holding the claim: on its own machine a dead one's "
-        "claim is free at once, without waiting for the lease",
+        description="host/boot id:pid namespace/pid of the process holding the claim: on its own machine "
+        "(and in its own container) a dead one's claim is free at once, without waiting for the lease",
     )
 
 
@@ -211,6 +211,28 @@ class Sighting(SQLModel, table=True):
     plate_confidence: float | None = None
     plate_alternatives: list[str] | None = Field(default=None, sa_column=Column(JSON))
     plate_corrected: str | None = Field(default=None, max_length=16, description="a user's correction")
+    merged_from: int = Field(
+        default=1,
+        sa_column_kwargs={"server_default": "1"},
+        description="how many tracks were joined into this sighting (a detector dropout, a gap between "
+        "windows); a user can split them apart again",
+    )
+    parts: list[list[float]] | None = Field(
+        default=None, sa_column=Column(JSON), description="[first_s, last_s] of each track joined in"
+    )
+    signature: list[float] | None = Field(
+        default=None, sa_column=Column(JSON), description="colour signature (dashcam.vision.reid)"
+    )
+    continues_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("sighting.id", ondelete="SET NULL"), nullable=True, index=True),
+        description="the sighting of the same vehicle in the previous file of the drive",
+    )
+    label_scores: dict[str, float] | None = Field(
+        default=None,
+        sa_column=Column(JSON),
+        description="each class's share of the detector's confidence-weighted class scores over the track (0010)",
+    )
 
 
 class PlateRead(SQLModel, table=True):
@@ -229,6 +251,10 @@ class PlateRead(SQLModel, table=True):
     text: str = Field(max_length=16, index=True)
     plate_key: str = Field(max_length=16, index=True)
     confidence: float
+    evidence: float | None = Field(
+        default=None,
+        description="what the read is worth: confidence scaled down when small or blurred (0010)",
+    )
     box: list[float] | None = Field(default=None, sa_column=Column(JSON))
     time_utc: datetime | None = _ts(index=True)
     lat: float | None = None

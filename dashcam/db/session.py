@@ -8,14 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 from dashcam.config import Config, load_config
+
+if TYPE_CHECKING:
+    from dashcam.crypt.keys import Key
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,25 +40,59 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def sqlite_key(url: str, config: Config | None = None) -> Key | None:
+    """The SQLCipher key for a SQLite file URL (None for other databases, memory, or no key configured)."""
     u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    from dashcam.crypt.keys import database_key
+
+    return database_key(config or load_config())
+
+
+def make_engine(url: str, *, config: Config | None = None, **kwargs: Any) -> Engine:
+    """The one engine factory: every process (CLI, stages, web UI, API, workers, migrations) opens the
+    database through it. A SQLite file is opened through SQLCipher when the configuration holds a key."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    key = sqlite_key(url, config)
+    return _sqlite_engine(url, key, **kwargs)
+
+
+def _sqlite_engine(url: str, key: Key | None, **kwargs: Any) -> Engine:
+    from dashcam.db import cipher
+
+    u = make_url(url)
+    path = Path(u.database) if u.database and u.database != ":memory:" else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    target: Any = url
+    if key is not None and path is not None:
+        cipher.sqlcipher()  # one line naming the extra when SQLCipher is missing
+        # the pysqlcipher dialect; the key travels in the URL object, whose str() and repr() hide it
+        target = u.set(drivername="sqlite+pysqlcipher", password=key.sqlcipher_pragma())
+        # as for a plain file: a pool of connections (the dialect's default keeps one per thread)
+        kwargs.setdefault("poolclass", QueuePool)
+    engine = create_engine(target, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    if path is not None:
+        event.listen(engine, "do_connect", cipher.opener(path, key))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 @lru_cache(maxsize=8)
-def _cached_engine(url: str) -> Engine:
+def _cached_engine(url: str, key: Key | None = None) -> Engine:
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url, key)
     return make_engine(url)
 
 
 def get_engine(config: Config | None = None, *, url: str | None = None) -> Engine:
-    """The engine of the configured database (one per URL per process)."""
-    return _cached_engine(url or (config or load_config()).database_url())
+    """The engine of the configured database (one per URL and key per process)."""
+    config = config or load_config()
+    url = url or config.database_url()
+    return _cached_engine(url, sqlite_key(url, config))
 
 
 @contextmanager
@@ -108,32 +146,33 @@ def time_limit(session: Session, seconds: float) -> Iterator[None]:
     yield
 
 
-def _alembic_config(url: str) -> Any:
+def _alembic_config(url: str, config: Config | None = None) -> Any:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["dashcam_config"] = config  # env.py opens the database with this configuration's key
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, config: Config | None = None) -> None:
     from alembic import command
 
-    make_engine(url).dispose()  # creates the SQLite folder if needed
-    command.upgrade(_alembic_config(url), revision)
+    make_engine(url, config=config).dispose()  # creates the SQLite folder if needed
+    command.upgrade(_alembic_config(url, config), revision)
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str, revision: str, *, config: Config | None = None) -> None:
     from alembic import command
 
-    command.downgrade(_alembic_config(url), revision)
+    command.downgrade(_alembic_config(url, config), revision)
 
 
-def current_revision(url: str) -> str | None:
+def current_revision(url: str, *, config: Config | None = None) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    engine = make_engine(url)
+    engine = make_engine(url, config=config)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -149,8 +188,8 @@ def head_revision() -> str:
     return head
 
 
-def ensure_schema(url: str) -> None:
+def ensure_schema(url: str, *, config: Config | None = None) -> None:
     """Bring the database to the newest schema (used by the embedded default and at stage start)."""
-    if current_revision(url) != head_revision():
+    if current_revision(url, config=config) != head_revision():
         log.info("migrating database to %s", head_revision())
-        upgrade(url)
+        upgrade(url, config=config)

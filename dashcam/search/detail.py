@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
@@ -60,6 +60,7 @@ class PlateReadOut(BaseModel):
     text_raw: str
     text: str
     confidence: float
+    evidence: float | None = None
     time_utc: datetime | None
     lat: float | None
     lon: float | None
@@ -81,12 +82,22 @@ class SightingDetail(BaseModel):
     speed_kmh: float | None
     heading: float | None
     best_box: list[float] | None
+    label_scores: dict[str, float] = {}
     plate_alternatives: list[str]
     reads: list[PlateReadOut]
     media: list[MediaOut]
     previous_id: int | None
     next_id: int | None
     watchlist: list[WatchlistMatch]
+    merged_from: int = Field(
+        default=1, description="tracks joined into this sighting (a user may split them)"
+    )
+    continues_id: int | None = Field(
+        default=None, description="the sighting of this vehicle in the previous file of the drive"
+    )
+    continued_by_id: int | None = Field(
+        default=None, description="the sighting of this vehicle in the next file of the drive"
+    )
 
 
 # ---------------------------------------------------------------- watchlist
@@ -277,6 +288,7 @@ def sighting_detail(
         speed_kmh=s.speed_kmh,
         heading=s.heading,
         best_box=s.best_box,
+        label_scores=dict(s.label_scores or {}),
         plate_alternatives=list(s.plate_alternatives or []),
         reads=[
             PlateReadOut(
@@ -285,6 +297,7 @@ def sighting_detail(
                 text_raw=r.text_raw,
                 text=r.text,
                 confidence=r.confidence,
+                evidence=r.evidence,
                 time_utc=utc(r.time_utc),
                 lat=r.lat,
                 lon=r.lon,
@@ -298,4 +311,9 @@ def sighting_detail(
         watchlist=watchlist_matches(session=session, plate_text=hit.plate, confusions=confusions)
         if hit.plate
         else [],
+        merged_from=s.merged_from,
+        continues_id=s.continues_id,
+        continued_by_id=session.execute(
+            select(col(Sighting.id)).where(col(Sighting.continues_id) == sighting_id).limit(1)
+        ).scalar(),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from dashcam.config import Config, load_config
 from dashcam.db import crud
 from dashcam.db.models import Clip
 from dashcam.db.session import ensure_schema, get_engine, session_scope
+from dashcam.logs import working_on
 from dashcam.pipeline import STAGE_VERSIONS
 from dashcam.procs import describe_identity, identity_dead, process_identity
 from dashcam.storage import Storage
@@ -62,8 +64,8 @@ class StageContext:
     @cached_property
     def engine(self) -> Engine:
         url = self.config.database_url()
-        ensure_schema(url)
-        return get_engine(url=url)
+        ensure_schema(url, config=self.config)
+        return get_engine(self.config, url=url)
 
     @property
     def models_dir(self) -> str | None:
@@ -139,6 +141,10 @@ class _LeaseRenewer(threading.Thread):
         self.lost = False
 
     def run(self) -> None:
+        with working_on(self.clip_id, self.ctx.flow_run_id):  # a thread starts with no context of its own
+            self._renew()
+
+    def _renew(self) -> None:
         while not self.stopped.wait(self.lease_s / 3):
             try:
                 with session_scope(self.ctx.engine) as s:
@@ -172,8 +178,16 @@ def recorded(
     """Claim a clip's stage, record it running, then done with the stats the body fills in, or failed.
 
     The claim makes sure two workers never process one clip at once; it is renewed while the body runs.
+    Log lines inside carry the clip and flow run ids (:func:`dashcam.logs.working_on`).
     """
+    with working_on(clip_id, ctx.flow_run_id), _recorded(ctx, clip_id, stage, cache_key) as out:
+        yield out
+
+
+@contextmanager
+def _recorded(ctx: StageContext, clip_id: int, stage: str, cache_key: str | None) -> Iterator[dict[str, Any]]:
     owner = uuid.uuid4().hex
+    began = time.monotonic()
     lease = ctx.config.global_config.global_.claim_lease_s
     with session_scope(ctx.engine) as s:
         won = crud.claim_stage(
@@ -229,14 +243,16 @@ def recorded(
         raise
     finally:
         renewer.stopped.set()
+    status = out.pop("_status", "done")
     with session_scope(ctx.engine) as s:
         crud.stage_finished(
             session=s,
             clip_id=clip_id,
             stage=stage,
-            status=out.pop("_status", "done"),
+            status=status,
             error=out.pop("_error", None),
             output_key=out.pop("_output_key", None),
             stats=out or None,
             owner=owner,
         )
+    log.info("%s of clip %s: %s in %.1f s", stage, clip_id, status, time.monotonic() - began)

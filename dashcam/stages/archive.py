@@ -31,6 +31,8 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from dashcam.crypt.keys import EncryptionProblem
+from dashcam.crypt.sealed import ObjectDamaged
 from dashcam.db import crud
 from dashcam.db.models import Clip, Media, StageRun, utcnow
 from dashcam.db.session import session_scope
@@ -113,12 +115,15 @@ def run_archive(clip_id: int, ctx: StageContext) -> ArchiveResult:
                 waiting.append(web)
         mismatched: list[str] = []
         lost: list[str] = []
-        for m in waiting:
-            problem = _archive_one(ctx, m, res)
-            if problem is not None:
-                (lost if problem.startswith("lost") else mismatched).append(f"{m.key}: {problem}")
-        for m in leftovers:
-            _drop_leftover(ctx, m, res)
+        try:
+            for m in waiting:
+                problem = _archive_one(ctx, m, res)
+                if problem is not None:
+                    (lost if problem.startswith("lost") else mismatched).append(f"{m.key}: {problem}")
+            for m in leftovers:
+                _drop_leftover(ctx, m, res)
+        except EncryptionProblem as exc:  # a key to set: no retry fixes that
+            raise NotRetryable(f"{clip.file_name}: {exc}") from exc
         out.update(
             archived=res.archived, resumed=res.resumed, cleaned=res.cleaned, bytes=res.bytes, notes=res.notes
         )
@@ -140,13 +145,17 @@ def run_archive(clip_id: int, ctx: StageContext) -> ArchiveResult:
 
 
 def _check(area: Area, m: Media) -> str | None:
-    """Why the copy of ``m`` in ``area`` is not the medium the row describes (None: it is)."""
+    """Why the copy of ``m`` in ``area`` is not the medium the row describes (None: it is). A sealed archive
+    object is decrypted for it, so every chunk's tag is checked too; without its key this raises."""
     if not area.exists(m.key):
         return "missing"
-    size = area.size(m.key)
-    if size != m.size_bytes:
-        return f"size {size} != {m.size_bytes}"
-    digest = area.sha256(m.key)
+    try:
+        size = area.size(m.key)
+        if size != m.size_bytes:
+            return f"size {size} != {m.size_bytes}"
+        digest = area.sha256(m.key)
+    except ObjectDamaged as exc:
+        return f"damaged ({str(exc).split(': ', 1)[-1]})"
     if digest != m.sha256:
         return f"sha256 {digest[:12]} != {m.sha256[:12]}"
     return None

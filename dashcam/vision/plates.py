@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +21,15 @@ from dashcam.vision.config import (
     VisionConfig,
 )
 from dashcam.vision.detectors import Detector, build_detector
-from dashcam.vision.ocr import OcrBackend, build_ocr
+from dashcam.vision.ocr import OcrBackend, build_ocrs
+from dashcam.vision.plate_marks import drop_leading_mark, without_eu_band
 from dashcam.vision.plate_text import PlateConsensus, PlateRules, consensus, correct_format, normalise_map
+from dashcam.vision.types import OcrResult
 
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
+OcrChoice = RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig | PlateOnnxOcrConfig
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class PlateRead:
     det_score: float
     alternatives: tuple[str, ...] = ()
     country: str | None = None
+    # the vote's per-character probabilities, one mapping per character of ``text`` (empty without them)
+    char_scores: tuple[Mapping[str, float], ...] = dataclasses.field(default=(), compare=False)
 
     @property
     def score(self) -> float:
@@ -135,6 +140,11 @@ class PlateCrops:
         ix2, iy2 = int(min(fw, x2 + mx * w)), int(min(fh, y2 + my * h))
         return frame[iy1 : max(iy2, iy1 + 1), ix1 : max(ix2, ix1 + 1)]
 
+    def _band(self, frame: np.ndarray, box: Box, mx: float, my: float) -> np.ndarray:
+        """A cut to the character band (``my`` < 0), without an EU band at its left edge: the recogniser
+        would read its stars and country code as a leading character."""
+        return without_eu_band(self._cut(frame, box, mx, my))
+
     def _upscale(self, crop: np.ndarray, height: int, lanczos: bool = False) -> np.ndarray:
         """Small plates upscaled (cubic) to the height the recogniser works at; big ones left alone."""
         h = crop.shape[0]
@@ -158,21 +168,21 @@ class PlateCrops:
         if name == "tight":  # the detector's box as is
             return self._cut(frame, box, 0.0, 0.0)
         if name == "band":  # the character band: drops state names and slogans above and below
-            return self._upscale(self._cut(frame, box, 0.03, -0.15), self.ocr_height)
+            return self._upscale(self._band(frame, box, 0.03, -0.15), self.ocr_height)
         if name == "band_narrow":  # a milder cut, for plates whose characters fill the box
-            return self._upscale(self._cut(frame, box, 0.0, -0.08), self.ocr_height)
+            return self._upscale(self._band(frame, box, 0.0, -0.08), self.ocr_height)
         if name == "band_clahe":  # local contrast for shadowed or washed-out plates
-            return self._clahe_bgr(self._upscale(self._cut(frame, box, 0.03, -0.12), self.ocr_height + 16))
+            return self._clahe_bgr(self._upscale(self._band(frame, box, 0.03, -0.12), self.ocr_height + 16))
         if name == "wide":  # room around characters the box clipped
             return self._upscale(self._cut(frame, box, 0.06, 0.12), self.ocr_height + 16)
         if name == "band_sharp":  # Lanczos upscale + unsharp mask: blurred far plates
             return self._sharpen(
-                self._upscale(self._cut(frame, box, 0.03, -0.15), self.ocr_height + 16, True)
+                self._upscale(self._band(frame, box, 0.03, -0.15), self.ocr_height + 16, True)
             )
         if name == "band_tall":  # a looser vertical cut, for boxes that clip the characters' tops or feet
-            return self._upscale(self._cut(frame, box, 0.02, -0.04), self.ocr_height)
+            return self._upscale(self._band(frame, box, 0.02, -0.04), self.ocr_height)
         if name == "band_trim":  # the band without the box's side edges (bolts, frame, country strip)
-            return self._upscale(self._cut(frame, box, -0.04, -0.15), self.ocr_height)
+            return self._upscale(self._band(frame, box, -0.04, -0.15), self.ocr_height)
         # For plate recognisers (fixed input size, trained on whole plate boxes): no cut, no upscale.
         if name == "plate":  # the box with a small margin, as plate detectors' training crops have
             return self._cut(frame, box, 0.03, 0.06)
@@ -189,26 +199,35 @@ class PlateReader:
     def __init__(
         self,
         detector: Detector,
-        ocr: OcrBackend,
+        ocr: OcrBackend | Sequence[OcrBackend],
         rules: PlateRules | None = None,
         options: PlateReaderOptions | None = None,
         *,
         min_score: float = 0.25,
     ) -> None:
         self.detector = detector
-        self.ocr = ocr
+        self.ocrs: list[OcrBackend] = [ocr] if isinstance(ocr, OcrBackend) else list(ocr)
+        if not self.ocrs:
+            raise ValueError("a plate reader needs at least one OCR backend")
         self.rules = rules or PlateRules()
         self.options = options or PlateReaderOptions()
-        if ocr.crop_variants:  # a plate recogniser reads whole boxes: its own variants, never band cuts
-            self.options = dataclasses.replace(self.options, variants=ocr.crop_variants)
         self.min_score = min_score
         self.crops = PlateCrops(self.options.ocr_height)
+
+    @property
+    def ocr(self) -> OcrBackend:
+        """The first recogniser (the only one unless ``vision.ocr`` lists several)."""
+        return self.ocrs[0]
+
+    def variants_of(self, ocr: OcrBackend) -> tuple[str, ...]:
+        """The crops a recogniser reads: a plate recogniser's own (whole boxes), else the reader's band cuts."""
+        return ocr.crop_variants or self.options.variants
 
     @classmethod
     def from_config(
         cls,
         detector_cfg: DetectorConfig | None = None,
-        ocr_cfg: RapidOcrConfig | EasyOcrConfig | TesseractOcrConfig | PlateOnnxOcrConfig | None = None,
+        ocr_cfg: OcrChoice | Sequence[OcrChoice] | None = None,
         rules: PlateRules | None = None,
         options: PlateReaderOptions | None = None,
         *,
@@ -221,7 +240,7 @@ class PlateReader:
         low = detector_cfg.model_copy(update={"conf": min(detector_cfg.conf, options.candidate_conf)})
         return cls(
             build_detector(low, models_dir=models_dir),
-            build_ocr(ocr_cfg or RapidOcrConfig(), models_dir=models_dir),
+            build_ocrs(ocr_cfg or RapidOcrConfig(), models_dir=models_dir),
             rules,
             options,
             min_score=detector_cfg.conf,
@@ -235,9 +254,10 @@ class PlateReader:
         return cls.from_config(vision.plate_detector, vision.ocr, rules, models_dir=models_dir)
 
     def load(self) -> None:
-        """Load the detector and the OCR backend (both warm up)."""
+        """Load the detector and the OCR backends (all warm up)."""
         self.detector.load()
-        self.ocr.load()
+        for ocr in self.ocrs:
+            ocr.load()
 
     def _detect_in(
         self, frame: np.ndarray, regions: Sequence[tuple[int, int, int, int]]
@@ -304,12 +324,15 @@ class PlateReader:
         Best first: with country formats configured, reads that match one come before those that match none
         (a dealer's name on the frame is no plate), then by score.
         """
-        crops = [self.crops.variant(v, frame, box) for box, _ in boxes for v in self.options.variants]
-        results = self.ocr.read(crops) if crops else []
-        nv = len(self.options.variants)
+        per_box: list[list[OcrResult]] = [[] for _ in boxes]
+        for ocr in self.ocrs:
+            variants = self.variants_of(ocr)
+            crops = [self.crops.variant(v, frame, box) for box, _ in boxes for v in variants]
+            results = ocr.read(crops) if crops else []
+            for k in range(len(boxes)):
+                per_box[k] += results[k * len(variants) : (k + 1) * len(variants)]
         reads: list[PlateRead] = []
-        for k, (box, det_score) in enumerate(boxes):
-            mine = results[k * nv : (k + 1) * nv]
+        for (box, det_score), mine in zip(boxes, per_box, strict=True):
             texts = []
             for r in mine:
                 text, kept = normalise_map(r.text, self.rules)
@@ -319,10 +342,14 @@ class PlateReader:
             if not good:
                 continue
             voted: PlateConsensus = consensus(good, confusions=self.rules.confusions)
-            text, country = correct_format(voted.text, self.rules, voted.char_scores or None)
+            # a mark before the plate read as its first characters: dropped where the formats say so, after
+            # the vote (a read with an extra character inside, such as an emblem, must not lose an end one)
+            marked, char_scores = drop_leading_mark(voted.text, voted.char_scores or None, self.rules)
+            text, country = correct_format(marked, self.rules, char_scores)
             raw = max(texts, key=lambda t: (t[0] == voted.text, t[1]))[2]
             alts = tuple(a for a in (voted.text, *voted.alternatives) if a != text)
-            reads.append(PlateRead(text, raw, voted.confidence, box, det_score, alts, country))
+            scores = tuple(char_scores) if char_scores and len(char_scores) == len(text) else ()
+            reads.append(PlateRead(text, raw, voted.confidence, box, det_score, alts, country, scores))
         unmatched = bool(self.rules.formats)
         return sorted(reads, key=lambda r: (unmatched and r.country is None, -r.score))
 

@@ -237,3 +237,46 @@ def test_plate(api: ApiServer, user: object) -> None:
     assert {h["sighting_id"] for h in body["sightings"]["hits"]} >= {api.ids["exact_hi"], api.ids["exact_lo"]}
     assert user.get("/api/v1/plates/QQ00QQQ").status_code == 404  # type: ignore[attr-defined]
     assert user.get("/api/v1/plates/%20-").status_code == 422  # type: ignore[attr-defined]
+
+
+def test_split_undoes_a_join_and_says_why_it_cannot(api: ApiServer, user: object, device: object) -> None:
+    import json
+
+    boxes = [[t, 100.0, 100.0, 200.0, 180.0, 0.6] for t in (1.0, 2.0, 7.0, 9.0)]
+    eng = create_engine(api.db_url)
+    try:
+        with eng.begin() as c:
+            sid = c.execute(
+                text(
+                    "INSERT INTO sighting (clip_id, track_id, label, score, first_s, last_s, best_s, boxes, "
+                    "frames, merged_from, parts) VALUES (:clip, 900, 'bus', 0.6, 1, 9, 2, :boxes, 4, 2, :parts) "
+                    "RETURNING id"
+                ),
+                {
+                    "clip": api.ids["clip_rear"],
+                    "boxes": json.dumps(boxes),
+                    "parts": json.dumps([[1, 2], [7, 9]]),
+                },
+            ).scalar_one()
+        assert device.post(f"/api/v1/sightings/{sid}/split").status_code == 403  # type: ignore[attr-defined]
+        with api.client() as anon:
+            assert anon.post(f"/api/v1/sightings/{sid}/split").status_code == 401
+        r = user.post(f"/api/v1/sightings/{sid}/split")  # type: ignore[attr-defined]
+        assert r.status_code == 200, r.text
+        first, second = r.json()["sightings"]
+        assert first == sid
+        with eng.connect() as c:
+            rows = c.execute(
+                text(
+                    "SELECT id, first_s, last_s, merged_from FROM sighting WHERE id IN (:a, :b) ORDER BY id"
+                ),
+                {"a": first, "b": second},
+            ).all()
+        assert [(row[1], row[2], row[3]) for row in rows] == [(1.0, 2.0, 1), (7.0, 9.0, 1)]
+        again = user.post(f"/api/v1/sightings/{sid}/split")  # type: ignore[attr-defined]
+        assert again.status_code == 409 and "one track" in again.json()["detail"]
+        assert user.post("/api/v1/sightings/999999/split").status_code == 404  # type: ignore[attr-defined]
+    finally:
+        with eng.begin() as c:  # the other tests count the seeded sightings
+            c.execute(text("DELETE FROM sighting WHERE track_id >= 900"))
+        eng.dispose()

@@ -28,7 +28,7 @@ def test_api_conforms_to_its_schema(api: ApiServer) -> None:
     """Every operation, with a token of the scope it needs, a bounded number of examples each."""
     schema = schemathesis.openapi.from_url(f"{api.url}/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     with requests.Session() as session:
         for op in operations:
             scope = "device" if op.path.endswith("/heartbeat") else "user"

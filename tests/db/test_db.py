@@ -33,6 +33,25 @@ def test_migration_up_and_down(db_url: str) -> None:
     assert current_revision(db_url) == head_revision()
 
 
+def test_migration_0011_adds_and_removes_the_track_columns(db_url: str) -> None:
+    new = {"merged_from", "parts", "signature", "continues_id"}
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    cols = {c["name"] for c in inspect(engine).get_columns("sighting")}
+    fks = {tuple(fk["constrained_columns"]) for fk in inspect(engine).get_foreign_keys("sighting")}
+    engine.dispose()
+    assert new <= cols and ("continues_id",) in fks
+    downgrade(db_url, "0010")
+    engine = make_engine(db_url)
+    left = {c["name"] for c in inspect(engine).get_columns("sighting")}
+    assert not new & left and {"time_local", "label_scores"} <= left
+    # SQLite's copy of the table on the way down keeps the index 0009 made
+    assert "ix_sighting_time_local" in {ix["name"] for ix in inspect(engine).get_indexes("sighting")}
+    engine.dispose()
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+
+
 @pytest.fixture
 def engine(db_url: str):
     upgrade(db_url)

@@ -417,11 +417,63 @@ def test_logrotate_debug(tmp_path: Path) -> None:
     assert "error" not in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
 
 
+# ------------------------------------------------------------------ central logs (run for real: test_central_logs.py)
+
+LOGGING = INFRA / "logging"
+
+
+def test_the_worker_and_its_flow_runs_use_the_shipped_logging_config() -> None:
+    env = _values(_unit("dashcam-worker@.service"), "Service", "Environment")
+    assert "PREFECT_LOGGING_SETTINGS_PATH=/opt/dashcam-processor/infra/logging/prefect-logging.yml" in env
+    setup = (ROOT / "blocks" / "setup.py").read_text()
+    assert (
+        '"PREFECT_LOGGING_SETTINGS_PATH": f"{code_dir.rstrip(\'/\')}/infra/logging/prefect-logging.yml"'
+        in setup
+    )
+
+
+def test_prefect_reads_the_shipped_logging_config() -> None:
+    from prefect.logging.configuration import load_logging_config
+
+    config = load_logging_config(LOGGING / "prefect-logging.yml")  # what Prefect does with the file
+    assert config["root"]["handlers"] == ["console", "syslog"]
+    for name in ("dashcam", "flows", "prefect.flow_runs", "prefect.task_runs"):
+        assert config["loggers"][name]["handlers"] == ["api"], name
+    assert config["handlers"]["api"]["filters"] == ["in_a_run"]
+    assert "uvicorn" not in config["loggers"]  # propagates to the JSON handlers
+    # every factory, class and filter it names imports
+    for ref in [h.get("()") or h.get("class") for h in config["handlers"].values()] + [
+        f["()"] for f in config["filters"].values()
+    ]:
+        module, _, attr = ref.rpartition(".")
+        assert hasattr(__import__(module, fromlist=[attr]), attr), ref
+
+
+def test_filebeat_reads_what_rsyslog_writes() -> None:
+    import yaml
+
+    server = (LOGGING / "rsyslog-server.conf").read_text()
+    folder = re.search(r'string="(/var/log/dashcam/devices/)%hostname:::secpath-replace%\.log"', server)
+    assert folder, "the per-device file template changed"
+    beat = yaml.safe_load((LOGGING / "filebeat.yml").read_text())
+    (inp,) = beat["filebeat.inputs"]
+    assert inp["paths"] == [folder.group(1) + "*.log"]
+    assert inp["parsers"] == [
+        {"ndjson": {"target": "", "overwrite_keys": True, "add_error_key": True, "message_key": "message"}}
+    ]
+    assert beat["output.elasticsearch"]["api_key"] == "${ES_API_KEY}"  # from the keystore
+    logrotate = LOGROTATE.read_text()
+    assert re.search(r"^/var/log/dashcam/devices/\*\.log \{$", logrotate, flags=re.M)
+
+
 # ------------------------------------------------------------------ Dockerfiles
 
 
 def _dockerfile_extras(text: str) -> set[str]:
     extras = set(re.findall(r"--extra[= ]([\w-]+)", text))
+    # an EXTRAS build arg (the gpu image's CPU variant): its default is what a plain `docker build` gets
+    for default in re.findall(r'^ARG EXTRAS="([\w\s-]+)"', text, flags=re.M):
+        extras |= set(default.split())
     for group in re.findall(r"\.\[([\w,\s-]+)\]", text):
         extras |= {e.strip() for e in group.split(",")}
     return extras
@@ -439,6 +491,18 @@ def test_dockerfile_extras(name: str, expected: set[str]) -> None:
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
     assert re.search(r"^FROM\s", text, flags=re.M)
+
+
+@pytest.mark.parametrize("name", ["edge", "gpu"])
+def test_dockerfile_builds_offline(name: str) -> None:
+    """What build-images.sh relies on: base images only through build args, no frontend fetched from a
+    registry (a `# syntax=` line), uv mounted rather than shipped, the CA bundle only as a build secret."""
+    text = (INFRA / "docker" / f"{name}.Dockerfile").read_text()
+    assert not re.search(r"^#\s*syntax=", text, flags=re.M)
+    froms = re.findall(r"^FROM\s+(\S+)", text, flags=re.M)
+    assert froms and all(f.startswith("${") for f in froms), froms
+    assert "COPY --from=uv" not in text and "--mount=from=uv,source=/uv" in text
+    assert "ca-certificates.crt" not in text and "id=ca_bundle" in text
 
 
 def test_edge_image_has_the_edge_tpu_runtime() -> None:

@@ -3,6 +3,7 @@ crash) frees the clip at once, a live one is named, and another machine's claim 
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +17,9 @@ from sqlalchemy import update
 from dashcam.db import crud
 from dashcam.db.models import StageRun
 from dashcam.db.session import session_scope
-from dashcam.procs import _boot_id, identity_dead, process_identity
+from dashcam.procs import _boot_id, _pid_space, identity_dead, process_identity
 from dashcam.stages import ClipBusy, StageContext, recorded
+from tests.support import need
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def _run_once(ctx: StageContext, clip_id: int) -> None:
 
 def test_a_dead_owner_on_this_machine_frees_the_clip_at_once(ctx: StageContext, clip_id: int) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    _hold(ctx, clip_id, f"{socket.gethostname()}/{_boot_id()}/{child.pid}")
+    _hold(ctx, clip_id, f"{socket.gethostname()}/{_pid_space()}/{child.pid}")
     with pytest.raises(
         ClipBusy, match=rf"heavy is already running \({socket.gethostname()}, pid {child.pid}\)"
     ):
@@ -74,6 +76,36 @@ def test_another_machines_claim_holds_until_its_lease_runs_out(ctx: StageContext
     with session_scope(ctx.engine) as s:  # time moved on, not waited for
         s.execute(update(StageRun).values(lease_until=datetime(2000, 1, 1, tzinfo=timezone.utc)))
     _run_once(ctx, clip_id)
+
+
+def test_a_process_of_another_pid_namespace_is_told_apart(ctx: StageContext, clip_id: int) -> None:
+    """A flow run in a container has the host's name and boot (host network) but pids of its own (counted
+    from 1): its identity says so, and the host never takes its pid for one of its own processes."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        need("unshare (util-linux) is not installed")
+    proc = subprocess.run(
+        [
+            unshare,
+            "--pid",
+            "--fork",
+            sys.executable,
+            "-c",
+            "from dashcam.procs import process_identity as p; print(p())",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        need(f"a PID namespace of its own is not permitted here: {proc.stderr.strip()}")
+    boxed = proc.stdout.strip()
+    host, space, pid = boxed.split("/")
+    assert (host, pid) == (socket.gethostname(), "1")
+    assert space != _pid_space() and space.startswith(_boot_id())
+    assert not identity_dead(boxed)  # it has exited, but pid 1 of its namespace is not ours to judge
+    _hold(ctx, clip_id, boxed)
+    with pytest.raises(ClipBusy, match=rf"\({socket.gethostname()}, pid 1\)"):
+        _run_once(ctx, clip_id)  # the claim holds until its lease runs out
 
 
 def test_an_interrupted_attempt_releases_its_claim(ctx: StageContext, clip_id: int) -> None:

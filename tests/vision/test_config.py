@@ -99,3 +99,17 @@ def test_the_default_vehicle_detector_runs_a_tflite_file_through_litert(tmp_path
         {"vehicle_detector": {"type": "ultralytics", "model": "yolov8n_full_integer_quant.tflite"}}
     )
     assert isinstance(vehicle_detector(named, models_dir=tmp_path), vc.UltralyticsDetectorConfig)
+
+
+def test_ocr_may_list_several_recognisers() -> None:
+    one = vc.VisionConfig()
+    assert [o.type for o in one.ocrs] == ["rapidocr"]
+    both = vc.VisionConfig.model_validate(
+        {"ocr": [{"type": "rapidocr"}, {"type": "easyocr", "num_threads": 2}]}
+    )
+    assert [o.type for o in both.ocrs] == ["rapidocr", "easyocr"]
+    assert vc.VisionConfig.model_validate_json(both.model_dump_json()) == both
+    with pytest.raises(ValidationError):
+        vc.VisionConfig.model_validate({"ocr": []})
+    with pytest.raises(ValidationError, match="rapidoc"):
+        vc.VisionConfig.model_validate({"ocr": [{"type": "rapidoc"}]})

@@ -242,7 +242,7 @@ def test_reader_reads_whole_boxes_with_a_plate_recogniser(
         PlateReaderOptions(variants=("band", "band_narrow", "band_clahe")),
         models_dir=models_dir(),
     )
-    assert reader.options.variants == ("tight", "plate")
+    assert reader.variants_of(reader.ocr) == ("tight", "plate")
     reader.load()
     seen: list[tuple[int, int]] = []
     read = reader.ocr.read

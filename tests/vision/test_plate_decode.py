@@ -70,3 +70,15 @@ def test_accented_letters_fold_and_mapping_through_normalise() -> None:
 
 def test_all_blank_reads_nothing() -> None:
     assert _decode(_step(), _step()) == ("", ())
+
+
+def test_a_confident_non_plate_glyph_is_a_mark_not_a_character() -> None:
+    # A province glyph the recogniser knows (0.92 on a CJK class): what little is left favours the 1, which
+    # renormalised would be read as a leading character. It is a mark: nothing is read there.
+    glyph = _step(cjk=0.92, **{"1": 0.06})
+    eight = _step(**{"8": 0.9})
+    assert _decode(glyph, eight, eight) == ("8", ({"8": pytest.approx(0.9)},))
+    # between characters it separates them, as a space would
+    assert _decode(eight, glyph, eight)[0] == "8 8"
+    # a hesitation between a look-alike CJK class and a plate character stays the character (above)
+    assert _decode(_step(cjk=0.6, **{"8": 0.35}))[0] == "8"

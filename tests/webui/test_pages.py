@@ -239,6 +239,39 @@ async def test_a_path_in_the_request_never_reaches_the_file_system(
     assert touched and all(k == "ui/crop-1.jpg" for k in touched)
 
 
+async def test_a_joined_sighting_says_so_and_a_user_splits_it(user: User, ids: dict[str, int]) -> None:
+    from sqlmodel import Session, select
+
+    from dashcam.db.models import Sighting
+    from webui import state
+
+    sid = ids["far"]
+    with Session(state.get().engine) as session:
+        s = session.get(Sighting, sid)
+        assert s is not None
+        s.boxes = [[t, 100.0, 100.0, 220.0, 190.0, 0.7] for t in (1.0, 1.5, 2.0, 2.6, 3.0)]
+        s.merged_from, s.parts = 2, [[1.0, 2.0], [2.6, 3.0]]
+        later = session.get(Sighting, ids["one_edit"])
+        assert later is not None
+        later.continues_id = sid  # the same vehicle in the next file
+        session.add_all([s, later])
+        session.commit()
+    await login(user, f"/sighting/{sid}")
+    await user.should_see("merged from 2 tracks")
+    await user.should_see(marker="continues-in")
+    user.find(marker="split").click()
+    await user.should_see("Split into 2 sightings", retries=50)
+    with Session(state.get().engine) as session:
+        rows = session.exec(select(Sighting).where(Sighting.clip_id == ids["clip_front"])).all()
+        spans = {r.id: (r.first_s, r.last_s) for r in rows}
+        assert spans[sid] == (1.0, 2.0)
+        (new,) = [i for i, span in spans.items() if span == (2.6, 3.0)]
+        assert session.get(Sighting, ids["one_edit"]).continues_id == new  # type: ignore[union-attr]
+        assert all(r.merged_from == 1 for r in rows)
+    await user.open(f"/sighting/{sid}")
+    await user.should_not_see("merged from")
+
+
 async def test_a_watchlist_pattern_the_engine_refuses_gets_one_message(user: User) -> None:
     await login(user, "/plates")
     user.find(marker="watch-name").type("sneaky")

@@ -31,18 +31,21 @@ DESCRIPTION = (
 
 def build_router() -> APIRouter:
     """Every area's router under /api/v1."""
-    from webui.api import auth, clips, devices, plates, search, tasks
+    from webui.api import auth, clips, devices, plates, search, sightings, tasks
 
     api = APIRouter(prefix=PREFIX)
-    for module in (auth, tasks, devices, clips, search, plates):
+    for module in (auth, tasks, devices, clips, search, plates, sightings):
         api.include_router(module.router)
     return api
 
 
 def register(app: FastAPI) -> None:
     """Include the API and its schema and docs page in ``app`` (NiceGUI's FastAPI app)."""
+    from webui.api import metrics
+
     api = build_router()
     app.include_router(api)
+    metrics.register(app)
     schema: dict[str, Any] = {}
 
     @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)

@@ -124,3 +124,57 @@ def workers(api_url: str | None, pools: Iterable[str]) -> tuple[dict[str, list[W
 
     found, info = _call(api_url, read)
     return found or {}, info
+
+
+class PoolQueue(BaseModel):
+    """A work pool's backlog, as the Prefect API counts it."""
+
+    pool: str
+    queued: int = Field(description="flow runs Scheduled or Pending (waiting for a worker)")
+    late: int = Field(description="flow runs Late (scheduled time passed, no worker took them)")
+    online_workers: int
+
+
+def pool_queues(api_url: str | None, pools: Iterable[str]) -> tuple[list[PoolQueue], PrefectInfo]:
+    """Queued and late flow runs and online workers of each pool that exists on the server."""
+    names = sorted(set(pools))
+
+    async def read(client: Any) -> list[PoolQueue]:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateName,
+            WorkPoolFilter,
+            WorkPoolFilterName,
+        )
+        from prefect.exceptions import ObjectNotFound
+
+        out = []
+        for pool in names:
+            try:
+                found = await client.read_workers_for_work_pool(pool)
+            except ObjectNotFound:
+                continue
+            by_pool = WorkPoolFilter(name=WorkPoolFilterName(any_=[pool]))
+
+            async def count(*states: str, by_pool: WorkPoolFilter = by_pool) -> int:
+                state = FlowRunFilterState(name=FlowRunFilterStateName(any_=list(states)))
+                return int(
+                    await client.count_flow_runs(
+                        flow_run_filter=FlowRunFilter(state=state), work_pool_filter=by_pool
+                    )
+                )
+
+            online = sum(1 for w in found if str(getattr(w.status, "value", w.status)).upper() == "ONLINE")
+            out.append(
+                PoolQueue(
+                    pool=pool,
+                    queued=await count("Scheduled", "Pending"),
+                    late=await count("Late"),
+                    online_workers=online,
+                )
+            )
+        return out
+
+    found, info = _call(api_url, read)
+    return found or [], info

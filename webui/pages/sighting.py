@@ -11,7 +11,7 @@ from dashcam.db.models import Clip
 from dashcam.search import SightingDetail, sighting_detail
 from webui import state
 from webui.components.maps import TileMap
-from webui.corrections import CorrectionError, correct_plate, set_pinned
+from webui.corrections import CorrectionError, correct_plate, set_pinned, split
 from webui.theme import fmt_local, fmt_place
 
 
@@ -52,17 +52,34 @@ def load(*, session: Session, sighting_id: int) -> Loaded | None:
 
 
 def _reads_table(d: SightingDetail) -> None:
+    """Every read of the plate in time order, with what it was worth: the plate is the vote of the best."""
     rows = [
-        {"t": f"{r.t:.2f}", "raw": r.text_raw, "text": r.text, "conf": f"{r.confidence:.2f}"}
-        for r in sorted(d.reads, key=lambda r: -r.confidence)
+        {
+            "t": f"{r.t:.2f}",
+            "raw": r.text_raw,
+            "text": r.text,
+            "conf": f"{r.confidence:.2f}",
+            "evidence": "-" if r.evidence is None else f"{r.evidence:.2f}",
+        }
+        for r in sorted(d.reads, key=lambda r: r.t)
     ]
     columns = [
+        {"name": "t", "label": "at s", "field": "t", "align": "left"},
         {"name": "text", "label": "Read", "field": "text", "align": "left"},
         {"name": "raw", "label": "OCR raw", "field": "raw", "align": "left"},
         {"name": "conf", "label": "Confidence", "field": "conf"},
-        {"name": "t", "label": "at s", "field": "t"},
+        {"name": "evidence", "label": "Evidence", "field": "evidence"},
     ]
     ui.table(columns=columns, rows=rows, row_key="t").props("dense flat").classes("w-full").mark("reads")
+    ui.label("Evidence: confidence, lowered for a small or blurred plate; the best reads decide.").classes(
+        "text-xs text-slate-500"
+    )
+
+
+def label_text(label: str, scores: dict[str, float]) -> str:
+    """The class with its share of the track's class scores, e.g. "car 82 %" (the label alone without them)."""
+    share = scores.get(label)
+    return label if share is None else f"{label} {share * 100:.0f} %"
 
 
 class SightingView:
@@ -76,9 +93,8 @@ class SightingView:
             ).mark("plate")
             if h.corrected:
                 ui.badge(f"corrected · OCR read {h.plate_ocr}", color="teal").mark("corrected")
-            ui.label(f"{h.label} · {fmt_local(h.time_utc, h.utc_offset_s)}").classes("text-slate-600").mark(
-                "when"
-            )
+            ui.label(label_text(h.label, d.label_scores)).classes("text-slate-600").mark("label")
+            ui.label(fmt_local(h.time_utc, h.utc_offset_s)).classes("text-slate-600").mark("when")
             ui.space()
             ui.button(
                 icon="chevron_left", on_click=lambda: ui.navigate.to(f"/sighting/{d.previous_id}")
@@ -129,6 +145,7 @@ class SightingView:
                     ui.label("Alternatives: " + ", ".join(d.plate_alternatives)).classes(
                         "text-sm text-slate-600"
                     )
+                self._tracks()
                 self._fix_controls()
                 ui.label(fmt_place(h.lat, h.lon)).classes("text-sm")
                 if h.lat is not None and h.lon is not None:
@@ -138,6 +155,34 @@ class SightingView:
                         .mark("mini-map")
                     )
                     m.marker(latlng=(h.lat, h.lon))
+
+    def _tracks(self) -> None:
+        """Joined tracks (with a way to undo the join) and the same vehicle in the files around this one."""
+        d = self.data.detail
+        if d.merged_from > 1:
+            with ui.row().classes("items-center gap-2"):
+                ui.label(f"merged from {d.merged_from} tracks").classes("text-sm text-slate-600").mark(
+                    "merged"
+                )
+
+                async def undo() -> None:
+                    try:
+                        ids = await state.db(split, sighting_id=d.hit.sighting_id)
+                    except CorrectionError as exc:
+                        ui.notify(str(exc), type="negative")
+                        return
+                    ui.notify(f"Split into {len(ids)} sightings", type="positive")
+                    ui.navigate.reload()
+
+                ui.button("Split", icon="call_split", on_click=undo).props("flat dense no-caps").tooltip(
+                    "These are different vehicles: give each track its own sighting"
+                ).mark("split")
+        for target, text, mark in (
+            (d.continues_id, "continues from the previous file", "continues-from"),
+            (d.continued_by_id, "continues in the next file", "continues-in"),
+        ):
+            if target is not None:
+                ui.link(text, f"/sighting/{target}").classes("text-sm").mark(mark)
 
     def _fix_controls(self) -> None:
         h = self.data.detail.hit

@@ -52,6 +52,12 @@ def storage_use(*, session: Session) -> list[dict[str, Any]]:
     return rows
 
 
+def encryption_state() -> dict[str, str]:
+    from dashcam.crypt.keys import describe
+
+    return describe(state.get().config)
+
+
 def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
@@ -74,6 +80,11 @@ class StatusView:
         with ui.row().classes("w-full gap-4 items-start"):
             self.stages = ui.card().classes("flex-grow p-4").mark("status-stages")
             self.storage = ui.card().classes("flex-grow p-4").mark("status-storage")
+            with ui.card().classes("p-4").mark("status-encryption"):
+                ui.label("Encryption at rest").classes("font-medium")
+                # whether each part is on and where its key comes from: never a key
+                for part, said in encryption_state().items():
+                    ui.label(f"{part}: {said}").classes("text-sm")
         ui.timer(0.01, self.refresh, once=True)
         ui.timer(REFRESH_S, self.refresh)
 

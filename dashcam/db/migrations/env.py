@@ -29,7 +29,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_url(), poolclass=pool.NullPool)
+    # the caller's configuration (its database key), else the one in force
+    engine = make_engine(_url(), config=config.attributes.get("dashcam_config"), poolclass=pool.NullPool)
     with engine.connect() as connection:
         # batch mode lets ALTER-style migrations work on SQLite too
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
