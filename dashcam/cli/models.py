@@ -102,7 +102,7 @@ def check_models(
         if bad or bad_runs:
             raise typer.Exit(1)
         return
-    table = Table("role", "model", "path", "from", "sha256", "status", "runs on")
+    table = Table("role", "model", "path", "from", "sha256", "status")
     for s in statuses:
         status = "[green]ok[/]" if s.ok else f"[red]{shown(s.problem or '')}[/]"
         table.add_row(
@@ -112,11 +112,13 @@ def check_models(
             s.found_in or "-",
             (s.sha256 or "-")[:16],
             status,
-            _cell(runs.get(s.role)),
         )
-    for role, r in _unlisted(runs, statuses):
-        table.add_row(role, "(in its wheel)", "-", "-", "-", "-", _cell(r))
     console.print(table)
+    if runs:  # a table of its own: the file table stays readable in 80 columns
+        where = Table("role", "runs on here")
+        for role, r in runs.items():
+            where.add_row(shown(role), _cell(r))
+        console.print(where)
     problems = []
     if bad:
         problems.append(
