@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from nicegui import run
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from dashcam.config import Config, load_config
-from dashcam.db.session import ensure_schema, get_engine, session_scope
+from dashcam.db.session import ensure_schema, get_engine, make_engine, session_scope
 from dashcam.storage import Storage
 
 T = TypeVar("T")
@@ -44,7 +45,7 @@ def init(config: Config | None = None) -> UiState:
     tile = os.environ.get(TILE_URL_ENV, g.webui.tile_url).strip()
     _state = UiState(
         config=config,
-        engine=get_engine(config, url=url),
+        engine=_engine(config, url),
         storage=Storage(config),
         tile_url="" if tile.lower() == "none" else tile,
         confusions=dict(g.plates.confusions),
@@ -52,6 +53,15 @@ def init(config: Config | None = None) -> UiState:
         prefect_ui_url=g.prefect.ui_url,
     )
     return _state
+
+
+def _engine(config: Config, url: str) -> Engine:
+    """The UI's engine. A SQLite file gets a fresh connection per request: a pooled connection could keep an
+    old read snapshot of the WAL (seen: an account deleted by `dashcam ui --delete-user` kept its open session,
+    a renamed clip kept its old download name), and the UI must see what other processes committed."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return make_engine(url, config=config, poolclass=NullPool)
+    return get_engine(config, url=url)
 
 
 def get() -> UiState:
