@@ -7,7 +7,7 @@ Model fields take a path or a bare file name, resolved by :func:`dashcam.vision.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,25 @@ _MODEL_HELP = (
     "model file: a path, or a bare file name looked up in the models directory, DASHCAM_MODELS_DIR and "
     "~/.cache/dashcam/models (`dashcam models pull` puts standard weights there)"
 )
+
+
+def _allow_cpu_fallback() -> Any:
+    """The ``allow_cpu_fallback`` field every onnxruntime-backed model config carries."""
+    return Field(
+        default=False,
+        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
+        "get the GPU; false makes that an error",
+    )
+
+
+def _max_batch() -> Any:
+    """The ``max_batch`` field every batched model config carries."""
+    return Field(
+        default=None,
+        ge=1,
+        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
+        "each call's images at once. A model exported with a fixed batch takes exactly that many",
+    )
 
 
 class _DetectorCommon(BaseModel):
@@ -107,17 +126,8 @@ class OnnxDetectorConfig(_DetectorCommon):
     num_threads: int | None = Field(
         default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
     )
-    allow_cpu_fallback: bool = Field(
-        default=False,
-        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
-        "get the GPU; false makes that an error",
-    )
-    max_batch: int | None = Field(
-        default=None,
-        ge=1,
-        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
-        "each call's images at once. A model exported with a fixed batch takes exactly that many",
-    )
+    allow_cpu_fallback: bool = _allow_cpu_fallback()
+    max_batch: int | None = _max_batch()
     dequantize: bool = Field(
         default=True,
         description="run a dynamic-int8 model (ConvInteger/MatMulInteger) as float32 with its weights "
@@ -160,17 +170,8 @@ class RapidOcrConfig(BaseModel):
         "them on the GPU (RapidOCR's engine config; TensorRT is not offered by it)",
     )
     device_id: int = Field(default=0, ge=0, description="GPU index for the CUDA provider")
-    allow_cpu_fallback: bool = Field(
-        default=False,
-        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
-        "get the GPU; false makes that an error",
-    )
-    max_batch: int | None = Field(
-        default=None,
-        ge=1,
-        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
-        "each call's images at once. A model exported with a fixed batch takes exactly that many",
-    )
+    allow_cpu_fallback: bool = _allow_cpu_fallback()
+    max_batch: int | None = _max_batch()
 
 
 class EasyOcrConfig(BaseModel):
@@ -262,17 +263,8 @@ class PlateOnnxOcrConfig(BaseModel):
         default=None, ge=1, description="CPU intra-op threads; null lets onnxruntime choose"
     )
     device_id: int = Field(default=0, ge=0, description="GPU index for the CUDA and TensorRT providers")
-    allow_cpu_fallback: bool = Field(
-        default=False,
-        description="with a GPU provider configured, run on the CPU (with a warning) when the session cannot "
-        "get the GPU; false makes that an error",
-    )
-    max_batch: int | None = Field(
-        default=None,
-        ge=1,
-        description="most images per inference call (the device file's gpu.max_batch_size); null sends "
-        "each call's images at once. A model exported with a fixed batch takes exactly that many",
-    )
+    allow_cpu_fallback: bool = _allow_cpu_fallback()
+    max_batch: int | None = _max_batch()
     min_confidence: float = Field(
         default=0.0, ge=0.0, le=1.0, description="a read whose mean character probability is lower is dropped"
     )
