@@ -83,6 +83,7 @@ class Score:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     merged_tracks: int = 0
+    merged_vehicles: list[list[int]] = field(default_factory=list)  # per merged sighting: its vehicles
     by_height: dict[str, list[int]] = field(default_factory=dict)  # bin -> [found, total]
     split_vehicles: dict[int, int] = field(default_factory=dict)
 
@@ -371,6 +372,7 @@ def score(seed: int, truth: dict[str, Any], found: list[Found]) -> Score:
         owner_of[gi] = ranked[0][0]
         if len(ranked) > 1 and ranked[1][1] >= 2:
             sc.merged += 1
+            sc.merged_vehicles.append([v for v, n in ranked if n >= 2])
     by_vehicle = Counter(owner_of.values())
     for v in truth["vehicles"]:
         in_view = sum(b - a for a, b in v["in_view"])
@@ -457,6 +459,7 @@ def main() -> int:
             f"{sc.idf1_seen:>6.1f} {ms:>14.1f} {wall:>6.1f} {cpu:>6.1f} {os.getloadavg()[0]:>5.1f}"
             + (f"  missed {sc.missed}" if sc.missed else "")
             + (f"  split {sc.split_vehicles}" if sc.split_vehicles else "")
+            + (f"  merged {sc.merged_vehicles}" if sc.merged_vehicles else "")
             + (f"  ({sc.merged_tracks} tracks merged)" if sc.merged_tracks else ""),
             flush=True,
         )

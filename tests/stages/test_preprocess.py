@@ -87,12 +87,15 @@ def test_rerun_skips_and_manifest_is_deterministic(ctx: StageContext, tmp_path: 
 
 
 def test_parked_camera_on_an_empty_street_passes_almost_nothing(ctx: StageContext, tmp_path: Path) -> None:
-    empty = testdata_file("video/highway/test_images/test2.jpg")  # a road with no vehicles
+    # a road with no vehicle on it; a car on the far carriageway shows at the left edge, cut by the frame
+    empty = testdata_file("video/highway/test_images/test2.jpg")
     clip = still_clip(tmp_path / "2023_0815_230000_000050PF.MP4", empty, seconds=60)
     clip_id = register_file(clip, ctx).clip_id
     res = run_preprocess(clip_id, ctx)
     m = Manifest.from_json(ctx.storage["preproc"].open(res.manifest_key).read())
-    assert m.windows == []
+    # at most the first look's window: the still scene after it is gated out
+    assert m.seconds_passed <= 2 * ctx.config.global_config.detection.window_pad_s
+    assert all(w.start == 0.0 for w in m.windows)
     assert m.static_samples >= m.samples - 1  # one look at the scene, the rest gated out
 
 
@@ -153,6 +156,39 @@ def test_two_samples_in_one_call_find_what_each_finds_alone(ctx: StageContext) -
             np.array([[d.x1, d.y1, d.x2, d.y2] for d in paired]),
         )
         assert (iou.max(axis=1) >= 0.6).sum() >= len(alone) - 1, iou
+
+
+def test_lane_crop_finds_distant_cars_the_paired_small_sample_misses(ctx: StageContext) -> None:
+    """A real highway photo shrunk to a quarter and set where a dashcam's horizon is, in a 1280 x 720 frame:
+    its cars are 20-30 px tall, as distant cars ahead are. Paired at 640 px (the pass without the lane crop)
+    the detector finds none of them; with the lane crop at 1280 px it finds them, boxed in frame pixels
+    inside the shrunk photo."""
+    import cv2
+
+    from dashcam.preprocess import detect_samples
+    from dashcam.stages.preprocess import coarse_config
+
+    det = ctx.detector("coarse", coarse_config(ctx))
+    photo = cv2.imread(str(testdata_file("video/highway/test_images/test1.jpg")))
+    empty = cv2.imread(str(testdata_file("video/highway/test_images/test2.jpg")))
+    frame = cv2.resize(cv2.GaussianBlur(photo, (0, 0), 25), (1280, 720))
+    small = cv2.resize(photo, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    y0, x0 = int(0.47 * 720 - h / 2), (1280 - w) // 2
+    frame[y0 : y0 + h, x0 : x0 + w] = small
+
+    def vehicles(dets: list) -> list:  # type: ignore[type-arg]
+        return [d for d in dets if d.label in ("car", "truck", "bus") and d.score >= 0.3]
+
+    def at_640(img: np.ndarray) -> np.ndarray:
+        return cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA)
+
+    assert not vehicles(detect_samples(det, [at_640(frame), at_640(empty)])[0])
+    found = vehicles(detect_samples(det, [frame], lane_crop=True)[0])
+    assert len(found) >= 2
+    for d in found:
+        assert x0 - 2 <= d.x1 < d.x2 <= x0 + w + 2 and y0 - 2 <= d.y1 < d.y2 <= y0 + h + 2, d
+        assert 10 <= d.y2 - d.y1 <= 40
 
 
 def test_prefetch_keeps_order_passes_errors_and_stops_cleanly() -> None:
