@@ -54,9 +54,32 @@ FORMATS: dict[str, list[tuple[str, str]]] = {
     "us": [("US", r"^[A-NP-Z0-9]{2,8}$")],
     "eu": [
         ("SK", r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$"),
-        ("CZ", r"^[0-9][A-Z][0-9A-Z][0-9]{4}$"),
+        # the region's letter, then a digit or a series letter; G, O, Q and W are never issued (mistaken for
+        # C and 0)
+        ("CZ", r"^[0-9][ABCEHJKLMPSTUZ][0-9A-FH-NPR-VX-Z][0-9]{4}$"),
     ],
 }
+
+
+def truth_by_format(plate: str, formats: list[tuple[str, str]]) -> str:
+    """The ground truth, or where it fits none of the region's formats and exactly one way of reading its
+    letters O as zeros fits one, that reading. OpenALPR's eu truth types O for the zero of Slovak digits
+    ("RKO99AN": a Slovak plate's middle three are digits by law, and the photo shows the narrow zero) and
+    for the Czech series, which never issues O. Only the formats decide, never what the reader read."""
+    patterns = [re.compile(p) for _, p in formats]
+    if not patterns or any(p.fullmatch(plate) for p in patterns):
+        return plate
+    spots = [k for k, ch in enumerate(plate) if ch == "O"]
+    fits = set()
+    for mask in range(1, 2 ** len(spots)):
+        chars = list(plate)
+        for bit, k in enumerate(spots):
+            if mask >> bit & 1:
+                chars[k] = "0"
+        cand = "".join(chars)
+        if any(p.fullmatch(cand) for p in patterns):
+            fits.add(cand)
+    return fits.pop() if len(fits) == 1 else plate
 
 
 @dataclass
@@ -186,6 +209,12 @@ def main() -> int:
     ap.add_argument("--variants", default="", help="comma-separated crop variants (default: the reader's)")
     ap.add_argument("--show-errors", action="store_true", help="print each wrong read")
     ap.add_argument(
+        "--truth-as-given",
+        action="store_true",
+        help="score against groundtruth.csv as it is (default: a truth that fits no format of its region "
+        "but does with its O read as 0 is scored as that)",
+    )
+    ap.add_argument(
         "--plain-ocr",
         action="store_true",
         help="our reader on RapidOCR's own text (no plate-constrained decoding)",
@@ -230,28 +259,36 @@ def main() -> int:
             sel = sel[: args.limit]
         if not sel:
             continue
-        reader.rules = PlateRules.build(formats=[] if args.no_formats else FORMATS[name])
-        ours, base = Score(), Score()
+        formats = FORMATS[name]
+        reader.rules = PlateRules.build(formats=[] if args.no_formats else formats)
+        ours, base, given = Score(), Score(), Score()
+        fixed: list[str] = []
         for row in sel:
             frame = cv2.imread(str(row.image))
             t0 = time.perf_counter()
             reads = reader.read_image(frame)
             dt = time.perf_counter() - t0
             text = reads[0].text if reads else ""
-            ours.add(any(iou(r.box, row.box) >= 0.5 for r in reads), text, row.plate, dt)
-            if args.show_errors and text != row.plate:
+            box_ok = any(iou(r.box, row.box) >= 0.5 for r in reads)
+            truth = row.plate if args.truth_as_given else truth_by_format(row.plate, formats)
+            if truth != row.plate:
+                fixed.append(f"{row.image.name} {row.plate}->{truth}")
+            ours.add(box_ok, text, truth, dt)
+            given.add(box_ok, text, row.plate, dt)
+            if args.show_errors and text != truth:
                 got = [(r.text, r.raw_text, round(r.confidence, 2), round(r.det_score, 2)) for r in reads]
-                print(f"    {row.image.name} truth {row.plate}: {got}")
+                print(f"    {row.image.name} truth {truth}: {got}")
             if naive is not None:
                 t0 = time.perf_counter()
                 box, btext = naive.read(frame)
-                base.add(
-                    box is not None and iou(box, row.box) >= 0.5, btext, row.plate, time.perf_counter() - t0
-                )
+                base.add(box is not None and iou(box, row.box) >= 0.5, btext, truth, time.perf_counter() - t0)
         print(f"{name}:")
         print(ours.line("ours") + f"  ocr {args.ocr}")
         if not args.no_baseline:
             print(base.line("naive"))
+        if fixed:
+            print(f"  truth read by the formats ({len(fixed)}): {', '.join(fixed)}")
+            print(f"  exact against the truth as given: {given.exact / given.n:.3f}")
         exact = ours.exact / ours.n
         ok &= exact >= TARGETS[name]
         print(f"  target exact >= {TARGETS[name]}: {'PASS' if exact >= TARGETS[name] else 'FAIL'}")
