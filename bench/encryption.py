@@ -135,6 +135,9 @@ def bench_search(args: argparse.Namespace) -> int:
         warm_os_cache(f"sqlite:///{enc}")
         sessions = {name: Session(e) for name, e in engines.items()}
         times: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[
+            tuple[str, str], list[float]
+        ] = {}  # the query's own CPU time: waiting for a core is not in it
         try:
             for qname, make in makers.items():
                 for _ in range(5):  # the page caches and statement caches of both
@@ -146,7 +149,9 @@ def bench_search(args: argparse.Namespace) -> int:
                     order = list(sessions.items()) if i % 2 == 0 else list(sessions.items())[::-1]
                     totals = set()
                     for name, s in order:
+                        cpu0 = time.thread_time()
                         ms, page = timed(lambda s=s, q=q: search(session=s, query=q))
+                        cpu.setdefault((qname, name), []).append((time.thread_time() - cpu0) * 1000)
                         times.setdefault((qname, name), []).append(ms)
                         totals.add(page.total)
                     assert len(totals) == 1, f"{qname}: the two databases answer differently: {totals}"
@@ -161,20 +166,26 @@ def bench_search(args: argparse.Namespace) -> int:
             f"\n{args.rows:,} sightings, {args.queries} queries per type on each; load average "
             f"{os.getloadavg()[0]:.1f} at the end; SQLite {plain_version}, SQLCipher via sqlcipher3"
         )
-        print(
-            f"{'query':<17} {'plain p50':>10} {'p95':>8} {'SQLCipher p50':>14} {'p95':>8} {'p95 ratio':>10}  verdict"
-        )
         ok = True
-        for qname in makers:
-            a, b = times[(qname, "plain")], times[(qname, "SQLCipher")]
-            ratio = pct(b, 95) / pct(a, 95)
-            good = ratio <= SEARCH_TARGET
-            ok &= good
+        for title, measured in (("wall", times), ("CPU of the query's thread", cpu)):
+            print(f"\n{title}, ms")
             print(
-                f"{qname:<17} {statistics.median(a):10.2f} {pct(a, 95):8.2f} {statistics.median(b):14.2f} "
-                f"{pct(b, 95):8.2f} {ratio:10.3f}  {'PASS' if good else 'FAIL'}"
+                f"{'query':<17} {'plain p50':>10} {'p95':>8} {'SQLCipher p50':>14} {'p95':>8} "
+                f"{'p95 ratio':>10}  verdict"
             )
-        print(f"(ms, search() end to end; target: SQLCipher p95 <= {SEARCH_TARGET:.2f}x the plain p95)")
+            for qname in makers:
+                a, b = measured[(qname, "plain")], measured[(qname, "SQLCipher")]
+                ratio = pct(b, 95) / pct(a, 95)
+                good = ratio <= SEARCH_TARGET
+                ok &= good or measured is cpu
+                print(
+                    f"{qname:<17} {statistics.median(a):10.2f} {pct(a, 95):8.2f} {statistics.median(b):14.2f} "
+                    f"{pct(b, 95):8.2f} {ratio:10.3f}  {'PASS' if good else 'FAIL'}"
+                )
+        print(
+            f"(search() end to end; target: SQLCipher p95 <= {SEARCH_TARGET:.2f}x the plain p95, on the wall "
+            "clock; the CPU table is what the code costs when the machine is shared)"
+        )
         return 0 if ok else 1
 
 

@@ -143,6 +143,24 @@ def test_migrations_run_on_the_encrypted_database(env: dict[str, str]) -> None:
     assert cipher.file_state(db) == "encrypted"
 
 
+def test_keyed_connections_keep_more_decrypted_pages(env: dict[str, str]) -> None:
+    """Each page read from an encrypted file is decrypted and checked again once SQLite's cache lets it go:
+    keyed connections get a larger page cache; plain ones keep SQLite's default."""
+    env["DASHCAM_DB_KEY"] = _key()
+    cfg = load_config(Settings.from_env(env))
+    upgrade(cfg.database_url(), config=cfg)
+    engine = make_engine(cfg.database_url(), config=cfg)
+    with engine.connect() as c:
+        assert c.execute(text("PRAGMA cache_size")).scalar_one() == -cipher.KEYED_CACHE_KIB
+    engine.dispose()
+    plain = make_engine(
+        f"sqlite:///{_db(env).parent / 'plain.db'}", config=load_config(Settings.from_env({}))
+    )
+    with plain.connect() as c:
+        assert c.execute(text("PRAGMA cache_size")).scalar_one() == -2000
+    plain.dispose()
+
+
 def test_encrypt_keeps_every_row_then_rekey_and_decrypt(env: dict[str, str]) -> None:
     _populate(env)
     before = _snapshot(env)
