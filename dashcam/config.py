@@ -223,9 +223,9 @@ class DetectionSection(_Strict):
     )
     preprocess_lane_crop: bool = Field(
         True,
-        description="The preprocess stage looks at each wide sample with the lane ahead at twice the detail "
-        "(samples decoded up to 1280 px wide, one inference each instead of one per two samples): distant "
-        "vehicles ahead, 30-40 px tall, otherwise go unseen and their moments are dropped.",
+        description="A wide sample in which the preprocess stage finds nothing is looked at again with the lane "
+        "ahead at twice the scale (one more inference, only for such samples): distant vehicles ahead, 30-40 "
+        "px tall, otherwise go unseen and their moments are dropped.",
     )
     plate_conf: float = Field(0.25, ge=0, le=1, description="Minimum score of a plate box.")
     window_pad_s: float = Field(1.0, ge=0, description="Seconds added before and after each window.")

@@ -28,9 +28,6 @@ from dashcam.video.gop import Gop, GopReader
 log = logging.getLogger(__name__)
 
 SAMPLE_WIDTH = 640  # the coarse detectors run at 320-640 px: decoding bigger is wasted work
-# With the lane crop, the middle half of a wide sample goes to the detector at full scale (640 of 1280 px):
-# decoded at 640 wide it would only be upscaled, without the detail that makes a distant car a car.
-LANE_SAMPLE_WIDTH = 1280
 # A box whose narrow side is under this fraction of the frame's width is not a vehicle anyone can use (13 px
 # at 1280: no plate, no colour, further than the heavy stage tracks). Seen at twice the detail, the lane
 # ahead shows the detector such specks on an empty road, scored at the coarse threshold.
@@ -88,6 +85,7 @@ class Manifest:
     windows: list[TimeWindow]
     error: str | None = None
     keyframes_skipped: int = 0
+    lane_looks: int = 0  # samples looked at again with the lane crop (nothing found at the pair's scale)
 
     @property
     def seconds_passed(self) -> float:
@@ -138,8 +136,8 @@ def detect_samples(
     detector: CoarseDetector, images: Sequence[np.ndarray], *, lane_crop: bool = False
 ) -> list[list[Any]]:
     """Coarse detections of each sample, in sample pixels. With ``lane_crop`` each wide sample fills one
-    input with the lane ahead at twice its detail above it (:mod:`dashcam.vision.lanecrop`: distant vehicles,
-    29-39 px tall in a 1280 x 720 drive, that the sample alone at this scale does not show the detector);
+    input with the lane ahead at twice its scale above it (:mod:`dashcam.vision.lanecrop`: distant vehicles,
+    29-39 px tall in a 1280 x 720 drive, are 15-20 px in a 640 px sample, too small for the detector);
     otherwise two wide samples go through one call."""
     if lane_crop:
         return [_detect_lane(detector, img) for img in images]
@@ -280,13 +278,12 @@ def preprocess_clip(
 ) -> Manifest:
     """Run the cheap pass over one clip. A decode error mid-clip keeps the windows found before it."""
     path = Path(path)
-    width = LANE_SAMPLE_WIDTH if cfg.preprocess_lane_crop else SAMPLE_WIDTH
-    reader = GopReader(path, max_width=width)
+    reader = GopReader(path, max_width=SAMPLE_WIDTH)
     info = reader.info
     if info.duration_s <= 0:
         reader.close()
         raise VideoError(f"{path.name}: video has no duration")
-    scale = info.width / min(info.width, width)
+    scale = info.width / min(info.width, SAMPLE_WIDTH)
     min_side = MIN_BOX_SIDE * info.width
     # keyframes further apart than this cannot stand for the moments between them
     long_gop_s = max(1.0 / cfg.sample_fps, cfg.max_sample_gap_s)
@@ -295,29 +292,37 @@ def preprocess_clip(
     frames = prefetch(sample_frames(reader, cfg, gate, stats, long_gop_s=long_gop_s), PREFETCH)
     wanted = set(cfg.coarse_labels)
     hits: list[tuple[float, list[CoarseBox]]] = []
-    samples = static = detected = covered = 0
+    samples = static = detected = covered = second_looks = 0
     batch: list[Frame] = []
     error: str | None = None
     skipped_last = False
 
+    def kept(frame: Frame, dets: Sequence[Any]) -> list[CoarseBox]:
+        return [
+            CoarseBox(
+                round(frame.t, 3),
+                d.label,
+                round(float(d.score), 4),
+                [round(float(v) * scale, 1) for v in (d.x1, d.y1, d.x2, d.y2)],
+            )
+            for d in dets
+            if d.label in wanted
+            and d.score >= cfg.coarse_conf
+            and min(d.x2 - d.x1, d.y2 - d.y1) * scale >= min_side
+        ]
+
     def flush() -> None:
-        nonlocal detected
+        nonlocal detected, second_looks
         if not batch:
             return
-        results = detect_samples(detector, [f.image for f in batch], lane_crop=cfg.preprocess_lane_crop)
+        results = detect_samples(detector, [f.image for f in batch])
         for frame, dets in zip(batch, results, strict=True):
-            boxes = [
-                CoarseBox(
-                    round(frame.t, 3),
-                    d.label,
-                    round(float(d.score), 4),
-                    [round(float(v) * scale, 1) for v in (d.x1, d.y1, d.x2, d.y2)],
-                )
-                for d in dets
-                if d.label in wanted
-                and d.score >= cfg.coarse_conf
-                and min(d.x2 - d.x1, d.y2 - d.y1) * scale >= min_side
-            ]
+            boxes = kept(frame, dets)
+            if not boxes and cfg.preprocess_lane_crop:
+                # nothing at the pair's scale: a second look, the lane ahead at twice the scale (costs a call
+                # only where nothing was found, so a drive among traffic pays little)
+                second_looks += 1
+                boxes = kept(frame, detect_samples(detector, [frame.image], lane_crop=True)[0])
             if boxes:
                 detected += 1
                 hits.append((frame.t, boxes))
@@ -370,6 +375,7 @@ def preprocess_clip(
         detected_samples=detected,
         static_samples=static,
         keyframes_skipped=stats.keyframes_skipped,
+        lane_looks=second_looks,
         windows=merge_windows(hits, cfg.window_pad_s, info.duration_s),
         error=error,
     )

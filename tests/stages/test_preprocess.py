@@ -158,14 +158,14 @@ def test_two_samples_in_one_call_find_what_each_finds_alone(ctx: StageContext) -
         assert (iou.max(axis=1) >= 0.6).sum() >= len(alone) - 1, iou
 
 
-def test_lane_crop_finds_distant_cars_the_paired_small_sample_misses(ctx: StageContext) -> None:
+def test_lane_crop_finds_distant_cars_the_paired_sample_misses(ctx: StageContext) -> None:
     """A real highway photo shrunk to a quarter and set where a dashcam's horizon is, in a 1280 x 720 frame:
-    its cars are 20-30 px tall, as distant cars ahead are. Paired at 640 px (the pass without the lane crop)
-    the detector finds none of them; with the lane crop at 1280 px it finds them, boxed in frame pixels
-    inside the shrunk photo."""
+    its cars are 20-30 px tall, as distant cars ahead are. In the 640 px sample, paired with another (the
+    first look), the detector finds none of them; the second look, the lane ahead at twice the scale,
+    finds them, boxed in sample pixels inside the shrunk photo."""
     import cv2
 
-    from dashcam.preprocess import detect_samples
+    from dashcam.preprocess import SAMPLE_WIDTH, detect_samples
     from dashcam.stages.preprocess import coarse_config
 
     det = ctx.detector("coarse", coarse_config(ctx))
@@ -180,15 +180,16 @@ def test_lane_crop_finds_distant_cars_the_paired_small_sample_misses(ctx: StageC
     def vehicles(dets: list) -> list:  # type: ignore[type-arg]
         return [d for d in dets if d.label in ("car", "truck", "bus") and d.score >= 0.3]
 
-    def at_640(img: np.ndarray) -> np.ndarray:
-        return cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA)
+    def sample(img: np.ndarray) -> np.ndarray:  # as the stage decodes it
+        return cv2.resize(img, (SAMPLE_WIDTH, SAMPLE_WIDTH * 9 // 16), interpolation=cv2.INTER_AREA)
 
-    assert not vehicles(detect_samples(det, [at_640(frame), at_640(empty)])[0])
-    found = vehicles(detect_samples(det, [frame], lane_crop=True)[0])
+    assert not vehicles(detect_samples(det, [sample(frame), sample(empty)])[0])
+    found = vehicles(detect_samples(det, [sample(frame)], lane_crop=True)[0])
     assert len(found) >= 2
+    f = SAMPLE_WIDTH / 1280
     for d in found:
-        assert x0 - 2 <= d.x1 < d.x2 <= x0 + w + 2 and y0 - 2 <= d.y1 < d.y2 <= y0 + h + 2, d
-        assert 10 <= d.y2 - d.y1 <= 40
+        assert (x0 - 2) * f <= d.x1 < d.x2 <= (x0 + w + 2) * f, d
+        assert (y0 - 2) * f <= d.y1 < d.y2 <= (y0 + h + 2) * f, d
 
 
 def test_prefetch_keeps_order_passes_errors_and_stops_cleanly() -> None:
