@@ -31,103 +31,113 @@ class Env(BaseSettings):
     )
 
     config_dir: Path | None = Field(
-        None,
+        default=None,
         description="config directory holding `config.json` and `devices/*.json` (default "
         "`/etc/dashcam-processor`); when it does not exist the embedded default applies",
     )
     data_dir: Path | None = Field(
-        None,
+        default=None,
         description="root of the embedded default: storage areas and the SQLite database (default "
         "`./dashcam-data`)",
     )
     database_url: str | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL of the results database, e.g. `postgresql+psycopg://user:pw@host/dashcam` "
         "(default: SQLite `DASHCAM_DATA_DIR/dashcam.db`, WAL mode)",
     )
     device: str | None = Field(
-        None,
+        default=None,
         description="hostname of this device: picks `devices/<name>.json` (default: the machine's hostname)",
     )
-    models_dir: Path | None = Field(None, description="folder searched for model weights before any download")
+    models_dir: Path | None = Field(
+        default=None, description="folder searched for model weights before any download"
+    )
     models_url: str | None = Field(
-        None,
+        default=None,
         description="a mirror that replaces the upstream folder of every model download (`dashcam models fetch`)",
     )
     cache_dir: Path | None = Field(
-        None,
+        default=None,
         description="where converted models are cached (default `$XDG_CACHE_HOME/dashcam` or `~/.cache/dashcam`)",
     )
     camera_password: SecretStr | None = Field(
-        None,
+        default=None,
         description="the dashcam's Wi-Fi API password, when it has one (the name is configurable: "
         "`camera.password_env`)",
     )
     notify_url: SecretStr | None = Field(
-        None,
+        default=None,
         description="Apprise URL that watchlist hits go to (wins over `notify.url`; the name is configurable: "
         "`notify.url_env`)",
     )
     secret_key: SecretStr | None = Field(
-        None,
+        default=None,
         description="secret that signs web UI sessions and API tokens (refused when missing, short, well known "
         "or of low entropy: use `secrets.token_urlsafe(32)`)",
     )
     db_key: SecretStr | None = Field(
-        None,
+        default=None,
         description="key of the SQLite database: set, the database is encrypted with SQLCipher (random, at "
         "least 16 characters: `secrets.token_urlsafe(32)`; or `encryption.db_key_file`). See "
         "[Encryption at rest](#encryption-at-rest)",
     )
     db_new_key: SecretStr | None = Field(
-        None, description="`dashcam db rekey`: the new database key (or `--new-key-file`)"
+        default=None, description="`dashcam db rekey`: the new database key (or `--new-key-file`)"
     )
     archive_key: SecretStr | None = Field(
-        None,
+        default=None,
         description="key that wraps each archived object's data key: set, new archive objects are encrypted "
         "(or `encryption.archive_key_file`, or the Prefect Secret block `dashcam-archive-key` in a deployment)",
     )
     archive_new_key: SecretStr | None = Field(
-        None,
+        default=None,
         description="`dashcam archive rekey`: the new archive key (the name is configurable: `--new-key-env`)",
     )
     ui_password: SecretStr | None = Field(
-        None, description="`dashcam ui user add`: the new account's password, instead of a prompt"
+        default=None, description="`dashcam ui user add`: the new account's password, instead of a prompt"
     )
     ui_tile_url: str | None = Field(
-        None,
+        default=None,
         description="map tiles of the web UI, an OSM-style URL template (wins over `webui.tile_url`; `none`: "
         "no tiles, e.g. offline)",
     )
-    api_key: SecretStr | None = Field(None, description="`dashcam api`: the device's API key")
-    api_token_ttl_s: int = Field(3600, gt=0, description="seconds an API token lives")
+    api_key: SecretStr | None = Field(default=None, description="`dashcam api`: the device's API key")
+    api_token_ttl_s: int = Field(default=3600, gt=0, description="seconds an API token lives")
     api_prefect_timeout_s: float = Field(
-        3.0, ge=0.1, description="seconds the API waits for the Prefect server before answering without it"
+        default=3.0,
+        ge=0.1,
+        description="seconds the API waits for the Prefect server before answering without it",
     )
     heartbeat_interval_s: int = Field(
-        60, gt=0, description="seconds between device heartbeats (three missed: the device shows as lost)"
+        default=60,
+        gt=0,
+        description="seconds between device heartbeats (three missed: the device shows as lost)",
     )
     code_dir: Path | None = Field(
-        None,
+        default=None,
         description="set by `dashcam setup` for the deployments it registers: where the project's code is",
     )
     testdata: Path | None = Field(
-        None, description="tests only: folder of real test data (GPS bytes, plate photos, road video)"
+        default=None, description="tests only: folder of real test data (GPS bytes, plate photos, road video)"
     )
     strict_tests: bool = Field(
-        False,
+        default=False,
         description="tests only: `1` makes a test that lacks its data, model or service fail instead of skip",
     )
     test_archive_pause: Path | None = Field(
-        None,
+        default=None,
         description="tests only: a folder where the archive stage pauses at `DASHCAM_TEST_ARCHIVE_PAUSE_AT`",
     )
-    test_archive_pause_at: str | None = Field(None, description="tests only: where the archive stage pauses")
+    test_archive_pause_at: str | None = Field(
+        default=None, description="tests only: where the archive stage pauses"
+    )
     test_db_convert_pause: Path | None = Field(
-        None,
+        default=None,
         description="tests only: a folder where `dashcam db encrypt` pauses at `DASHCAM_TEST_DB_CONVERT_PAUSE_AT`",
     )
-    test_db_convert_pause_at: str | None = Field(None, description="tests only: where the conversion pauses")
+    test_db_convert_pause_at: str | None = Field(
+        default=None, description="tests only: where the conversion pauses"
+    )
 
 
 class _GivenEnv(Env):
@@ -151,7 +161,9 @@ def read_env(environ: Mapping[str, str] | None = None) -> Env:
         if environ is None:
             return Env()
         prefix = "DASHCAM_"
-        given = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix) and v != ""}
+        given: dict[str, Any] = {
+            k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix) and v != ""
+        }
         return _GivenEnv(**{k: v for k, v in given.items() if k in Env.model_fields})
     except ValidationError as exc:
         err = exc.errors()[0]
