@@ -1,4 +1,4 @@
-"""Retention: which files in raw, preproc and heavy_output may go, and deleting them with a record.
+"""Retention's rules and plan: which files in raw, preproc and heavy_output may go (deleting them: ``apply``).
 
 What is looked at, and the age each is judged by (all from the database, except orphans):
 
