@@ -55,10 +55,11 @@ def nms(
     rank = np.empty(len(order), dtype=np.float32)
     rank[order] = np.arange(len(order), 0, -1, dtype=np.float32)
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    # top_k=0 (all): a greedy pass stopped at max_det keeps the first max_det of the full pass
+    # top_k=0 (all): a greedy pass stopped at max_det keeps the first max_det of the full pass. OpenCV's stubs
+    # name sequences; its bindings take arrays (no per-box Python objects), hence the ignores.
     if class_ids is None:
-        keep = cv2.dnn.NMSBoxes(xywh, rank, 0.0, float(iou_threshold), 1.0, 0)
+        keep = cv2.dnn.NMSBoxes(xywh, rank, 0.0, float(iou_threshold), 1.0, 0)  # type: ignore[arg-type]
     else:
         ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
-        keep = cv2.dnn.NMSBoxesBatched(xywh, rank, ids, 0.0, float(iou_threshold), 1.0, 0)
+        keep = cv2.dnn.NMSBoxesBatched(xywh, rank, ids, 0.0, float(iou_threshold), 1.0, 0)  # type: ignore[arg-type]
     return np.asarray(keep, dtype=np.int64).reshape(-1)[:max_det]
