@@ -50,7 +50,7 @@ def _context(gpu: dict[str, Any] | None) -> Any:
     """A real StageContext for a device with (or without) a gpu section: the stage builds its models."""
     from dashcam.config import Config, DeviceConfig, GlobalConfig, GpuSection
     from dashcam.settings import get_settings
-    from dashcam.stages import StageContext
+    from dashcam.stages.context import StageContext
 
     device = DeviceConfig(device_type="rtx_4090", gpu=GpuSection(**gpu) if gpu else None)
     settings = dataclasses.replace(get_settings(), device="bench", models_dir=models_dir())
@@ -71,7 +71,7 @@ def _median_ms(fn: Any, runs: int) -> float:
 def _latencies(ctx: Any, frame: Any, runs: int) -> dict[str, float]:
     """Per-model latency on one 1080p frame: vehicle detector, plate detector (whole frame), recogniser (the
     crop variants of one plate box)."""
-    from dashcam.stages.heavy import plate_reader, vehicle_model
+    from dashcam.stages.heavy.record import plate_reader, vehicle_model
 
     det = vehicle_model(ctx)
     reader = plate_reader(ctx).crops
@@ -86,8 +86,8 @@ def _latencies(ctx: Any, frame: Any, runs: int) -> dict[str, float]:
 
 
 def _stage_run(ctx: Any, clip: Path, dur: float, fps: float, batch: int) -> dict[str, Any]:
-    from dashcam import heavy
-    from dashcam.stages.heavy import plate_reader, vehicle_model
+    from dashcam.stages.heavy import analysis as heavy
+    from dashcam.stages.heavy.record import plate_reader, vehicle_model
 
     det = vehicle_model(ctx)
     reader = plate_reader(ctx)
@@ -113,7 +113,7 @@ def _stage_run(ctx: Any, clip: Path, dur: float, fps: float, batch: int) -> dict
 
 
 def _providers(ctx: Any) -> dict[str, str | None]:
-    from dashcam.stages.heavy import plate_reader, vehicle_model
+    from dashcam.stages.heavy.record import plate_reader, vehicle_model
 
     reader = plate_reader(ctx).crops
     return {

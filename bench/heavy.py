@@ -39,8 +39,8 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from dashcam import heavy
     from dashcam.config import DetectionSection
+    from dashcam.stages.heavy import analysis as heavy
     from dashcam.video.decode import iter_frames, probe
     from dashcam.vision import lanecrop
     from dashcam.vision.config import UltralyticsDetectorConfig, VisionConfig
@@ -53,7 +53,7 @@ def main() -> None:
     if args.backend == "stage":
         cfg = vehicle_detector(VisionConfig(), models_dir=models_dir())
         args.model = cfg.model if isinstance(cfg.model, str) else cfg.model[0]
-    # as the stage runs it: boxes down to the tracker's low threshold (dashcam.stages.heavy)
+    # as the stage runs it: boxes down to the tracker's low threshold (dashcam.stages.heavy.record)
     cfg = cfg.model_copy(update={"conf": min(cfg.conf, section.vehicle_low_conf)})
     det = build_detector(cfg, models_dir=models_dir())
     det.load()

@@ -90,7 +90,7 @@ def stage_seconds(data_dir: Path, clip_ids: list[int]) -> dict[str, float]:
 
     from dashcam.db.models import StageRun
     from dashcam.db.session import session_scope
-    from dashcam.stages import StageContext
+    from dashcam.stages.context import StageContext
 
     ctx = StageContext.load()
     out: dict[str, float] = {}

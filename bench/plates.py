@@ -36,6 +36,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dashcam.vision.boxes import iou  # noqa: E402
 from dashcam.vision.config import (  # noqa: E402
     EasyOcrConfig,
     OnnxDetectorConfig,
@@ -43,7 +44,8 @@ from dashcam.vision.config import (  # noqa: E402
     RapidOcrConfig,
     TesseractOcrConfig,
 )
-from dashcam.vision.ocr import OcrBackend, build_ocr  # noqa: E402
+from dashcam.vision.ocr.base import OcrBackend  # noqa: E402
+from dashcam.vision.ocr.registry import build_ocr  # noqa: E402
 from dashcam.vision.plate_text import PlateRules, edit_distance  # noqa: E402
 from dashcam.vision.plates import PlateReader, PlateReaderOptions  # noqa: E402
 
@@ -129,14 +131,6 @@ def load_rows(root: Path, which: str) -> list[Row]:
             x, y, w, h = (float(r[k]) for k in ("x", "y", "width", "height"))
             rows.append(Row(r["set"], root / r["set"] / r["image"], (x, y, x + w, y + h), r["plate"]))
     return rows
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two xyxy boxes."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 class NaiveChain:

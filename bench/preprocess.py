@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from dashcam.config import DetectionSection
-    from dashcam.preprocess import preprocess_clip
+    from dashcam.stages.preprocess.analysis import preprocess_clip
     from dashcam.vision.config import LiteRTDetectorConfig
     from dashcam.vision.detectors import build_detector
 

@@ -7,7 +7,7 @@ clips, sightings and plate reads shaped like a year of driving around one city: 
 population with a long tail of one-off cars and a head of daily neighbours, 10 % of reads with an OCR
 confusion or a wrong character. Each query type runs --queries times through ``dashcam.search.search``
 (p50/p95); the floor, measured in the same run, is the naive query: the same SQL with indexes defeated
-(exact, map) or every distinct plate compared in Python (fuzzy). Target: p95 < 100 ms and >= 20x the floor.
+(exact, map), or for fuzzy a rapidfuzz scan of the distinct plate texts kept in memory. Target: p95 < 100 ms and >= 20x the floor.
 
 ``--db FILE`` (SQLite) reuses a database this script filled before with the same --rows (the fill and the
 plate reindex take minutes at 1M rows), and fills and keeps it when it is missing or holds another count.
@@ -34,6 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rapidfuzz import process  # noqa: E402
+from rapidfuzz.distance import Levenshtein  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 from sqlmodel import Session  # noqa: E402
@@ -42,7 +44,6 @@ from dashcam.db.session import make_engine, upgrade  # noqa: E402
 from dashcam.search import (  # noqa: E402
     SearchQuery,
     fold_confusions,
-    levenshtein,
     reindex_plates,
     search,
 )
@@ -253,25 +254,40 @@ def naive_exact(session: Session, plate: str) -> int:
     return len(session.execute(text(sql), {"p": plate}).all())
 
 
-def naive_fuzzy(session: Session, plate: str, edits: int) -> int:
-    """Every distinct plate through Levenshtein in Python, then their sightings."""
-    qkey = fold_confusions(plate)
-    texts = session.execute(
-        text(
-            "SELECT DISTINCT coalesce(plate_corrected, plate_text) FROM sighting WHERE plate_text IS NOT NULL"
+class FuzzyScan:
+    """The best simple fuzzy search a user would write: the distinct plate texts, confusion-folded once and
+    kept in memory, scanned with rapidfuzz's Levenshtein (C++, early exit past the cutoff), then their
+    sightings through the plate indexes. Loading the list is not timed: a user's script would keep it between
+    queries. (The floor this replaces, a Python Levenshtein loop over the texts read anew per query, took
+    ~3.9 s and made fuzzy search look 445x faster than anything a user would write.)"""
+
+    def __init__(self, session: Session) -> None:
+        self.texts = list(
+            session.execute(
+                text(
+                    "SELECT DISTINCT coalesce(plate_corrected, plate_text) FROM sighting "
+                    "WHERE plate_text IS NOT NULL"
+                )
+            ).scalars()
         )
-    ).scalars()
-    hits = [
-        t
-        for t in texts
-        if abs(len(t) - len(qkey)) <= edits and levenshtein(fold_confusions(t), qkey) <= edits
-    ]
-    if not hits:
-        return 0
-    params = {f"p{i}": t for i, t in enumerate(hits)}
-    marks = ", ".join(f":p{i}" for i in range(len(hits)))
-    sql = f"{NAIVE_SELECT} WHERE coalesce(s.plate_corrected, s.plate_text) IN ({marks}) {NAIVE_ORDER}"
-    return len(session.execute(text(sql), params).all())
+        self.folded = [fold_confusions(t) for t in self.texts]
+
+    def __call__(self, session: Session, plate: str, edits: int) -> int:
+        found = process.extract(
+            fold_confusions(plate), self.folded, scorer=Levenshtein.distance, score_cutoff=edits, limit=None
+        )
+        hits = [self.texts[i] for _, _, i in found]
+        if not hits:
+            return 0
+        params = {f"p{i}": t for i, t in enumerate(hits)}
+        marks = ", ".join(f":p{i}" for i in range(len(hits)))
+        # the plate columns' own indexes serve this (SQLite: a multi-index OR), as they would a user's query;
+        # the same rows as coalesce(plate_corrected, plate_text) IN (...), which scans the table
+        sql = (
+            f"{NAIVE_SELECT} WHERE (s.plate_corrected IN ({marks})"
+            f" OR (s.plate_corrected IS NULL AND s.plate_text IN ({marks}))) {NAIVE_ORDER}"
+        )
+        return len(session.execute(text(sql), params).all())
 
 
 def naive_near(session: Session, lat: float, lon: float, metres: float) -> int:
@@ -367,7 +383,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="sightings to generate")
     ap.add_argument("--queries", type=int, default=200, help="runs of each query type")
-    ap.add_argument("--naive", type=int, default=5, help="runs of each naive query (fuzzy: 2)")
+    ap.add_argument("--naive", type=int, default=5, help="runs of each naive query")
     ap.add_argument(
         "--postgres", action="store_true", help="a throwaway PostgreSQL cluster instead of SQLite"
     )
@@ -444,13 +460,14 @@ def main() -> int:
                 results[name], hits[name], sql_ms[name] = times, found, in_db
 
             floors: dict[str, float] = {}
+            fuzzy_scan = FuzzyScan(s)
             naive = {
                 "exact": lambda: naive_exact(s, world.plate()),
-                "fuzzy (2 edits)": lambda: naive_fuzzy(s, misread(misread(world.plate(), rng), rng), 2),
+                "fuzzy (2 edits)": lambda: fuzzy_scan(s, misread(misread(world.plate(), rng), rng), 2),
                 "map: near": lambda: naive_near(s, *world.where(), 500.0),
             }
             for name, fn in naive.items():
-                runs = 2 if name.startswith("fuzzy") else args.naive
+                runs = args.naive
                 fn()
                 floors[name] = statistics.median(timed(fn)[0] for _ in range(runs))
             floors["map: bbox"] = floors["map: near"]

@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 from _common import CACHE, ROOT, models_dir
 
+from dashcam.vision.boxes import iou as _iou
+
 IOU = 0.5
 MIN_IN_VIEW_S = 2.0
 IGNORE_BELOW_PX = 20.0
@@ -227,14 +229,6 @@ def heavy_stats(data_dir: Path) -> tuple[float, int, dict[str, float]]:
 
 
 # ---------------------------------------------------------------- scoring
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _clip(b: list[float], w: int, h: int) -> tuple[float, float, float, float]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dashcam.settings import Settings, get_settings
 from dashcam.vision.config import VisionConfig
+from dashcam.vision.plate_text import DEFAULT_CONFUSIONS
 
 
 class _Strict(BaseModel):
@@ -264,7 +265,7 @@ class PlatesSection(_Strict):
         default_factory=list, description="Optional plate formats used to resolve confusable characters."
     )
     confusions: dict[str, str] = Field(
-        default_factory=lambda: {"O": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "Q": "0", "D": "0"},
+        default_factory=lambda: dict(DEFAULT_CONFUSIONS),
         description="Characters OCR confuses, folded together for fuzzy search (letter -> digit).",
     )
 

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
 from dashcam.config import Config, load_config
+from dashcam.files import file_digest, fsync_dir
 
 AreaName = Literal["raw", "preproc", "heavy_output", "archive", "scratch"]
 AREAS: tuple[AreaName, ...] = ("raw", "preproc", "heavy_output", "archive", "scratch")
@@ -43,15 +44,6 @@ class StorageError(OSError):
 
 class BadKey(StorageError):
     """A storage key that could escape its area."""
-
-
-def hash_file(path: str | os.PathLike[str]) -> str:
-    """sha256 hex digest of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def clip_key(content_hash: str, name: str) -> str:
@@ -196,7 +188,7 @@ class Area:
 
     def sha256(self, key: str) -> str:
         if self.is_local:
-            return hash_file(self.path(key))
+            return file_digest(self.path(key))
         h = hashlib.sha256()
         with self.open(key) as f:
             while chunk := f.read(_HASH_CHUNK):
@@ -242,7 +234,7 @@ class Area:
             if self.is_local:
                 _fsync_file(tmp)
                 os.replace(tmp, final)
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             else:
                 self.put_file(key, tmp)
         finally:
@@ -312,16 +304,6 @@ class Area:
 def _fsync_file(p: Path) -> None:
     with open(p, "rb") as f:
         os.fsync(f.fileno())
-
-
-def _fsync_dir(d: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Storage:

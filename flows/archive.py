@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from dashcam.stages.archive import run_archive
+from dashcam.stages.archive.record import run_archive
 from dashcam.stages.jobs import report
 from flows.common import retry_options, retryable, run_clips, stage_context
 from flows.telling import archive_artifact

@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from dashcam.stages import ClipBusy, NotRetryable, StageContext
+from dashcam.stages.context import ClipBusy, NotRetryable, StageContext
 from dashcam.stages.jobs import DESCRIBE, first_line, run_each
 from dashcam.storage import no_space
 from flows.telling import failed_events

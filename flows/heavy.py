@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.context import TaskRunContext
 
-from dashcam.stages.heavy import heavy_key, run_heavy
+from dashcam.stages.heavy.record import heavy_key, run_heavy
 from dashcam.stages.jobs import report
 from flows.common import (
     cache_expiration,

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from dashcam.stages import ingest as steps
+from dashcam.stages.ingest import record as steps
 from dashcam.stages.jobs import IngestSteps, Outcome, ingest_job, report
 from flows.common import chain_next, outcome, retry_options, retryable, stage_context
 

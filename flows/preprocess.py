@@ -8,7 +8,7 @@ from prefect import flow, task
 from prefect.context import TaskRunContext
 
 from dashcam.stages.jobs import report
-from dashcam.stages.preprocess import preprocess_key, run_preprocess
+from dashcam.stages.preprocess.record import preprocess_key, run_preprocess
 from flows.common import (
     cache_expiration,
     retry_options,

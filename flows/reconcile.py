@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from dashcam.db.session import session_scope
-from dashcam.pipeline import pending_work
+from dashcam.stages.keys import pending_work
 from flows.common import clip_stage_runs, stage_context, trigger
 
 

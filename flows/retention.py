@@ -1,6 +1,6 @@
 """Retention flow (the `archive` pool, daily): delete what storage_retention_days and the quota allow.
 
-The rules live in :mod:`dashcam.retention`. Deployed on a daily schedule (``DAILY_CRON``); run it by hand
+The rules live in :mod:`dashcam.stages.retention`. Deployed on a daily schedule (``DAILY_CRON``); run it by hand
 with ``dashcam retention [--dry-run]``, or ``python -m flows.retention`` to serve it on that schedule.
 """
 
@@ -11,7 +11,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from dashcam import retention as rules
+from dashcam.stages.retention import apply as deleting
+from dashcam.stages.retention import plan as planning
 from flows.common import stage_context
 from flows.telling import retention_artifact
 
@@ -21,13 +22,13 @@ DAILY_CRON = "30 3 * * *"  # after the night's ingest and processing, before any
 @task(name="plan-retention", cache_policy=NO_CACHE)
 def plan_retention() -> dict[str, Any]:
     """List the files that may go now (by age and quota) and what the rules keep."""
-    return rules.plan(stage_context()).as_dict()
+    return planning.plan(stage_context()).as_dict()
 
 
 @task(name="delete-files", cache_policy=NO_CACHE)
 def delete_files(plan: dict[str, Any]) -> dict[str, Any]:
     """Delete the planned files, re-checking the rules per file, and record each outcome."""
-    return rules.apply(stage_context(), rules.Plan.from_dict(plan)).as_dict()
+    return deleting.apply(stage_context(), planning.Plan.from_dict(plan)).as_dict()
 
 
 @flow(name="retention")
@@ -37,7 +38,7 @@ def retention(dry_run: bool = False) -> dict[str, Any]:
     plan = plan_retention()
     if not dry_run:
         plan = delete_files(plan)
-    doc = rules.summary(rules.Plan.from_dict(plan), dry_run=dry_run)
+    doc = deleting.summary(planning.Plan.from_dict(plan), dry_run=dry_run)
     retention_artifact(doc)
     verb = "would delete" if dry_run else "deleted"
     log.info("retention %s %d file(s), %d byte(s)", verb, doc["files"], doc["bytes"])

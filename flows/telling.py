@@ -20,7 +20,7 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from dashcam.stages import StageContext
+from dashcam.stages.context import StageContext
 from dashcam.stages.findings import sightings_table, watchlist_hits
 from dashcam.stages.jobs import Outcome
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dashcam.config import load_config
+from dashcam.files import file_digest
 from dashcam.settings import Settings
 from dashcam.storage import (
     Area,
@@ -18,7 +19,6 @@ from dashcam.storage import (
     StorageError,
     check_key,
     clip_key,
-    hash_file,
     resolve_location,
 )
 
@@ -97,7 +97,7 @@ def test_atomic_write_never_exposes_a_partial_file(tmp_path: Path) -> None:
     assert area.path(key).read_bytes() == b"whole"
     area.write_bytes(key, b"again")  # a rerun replaces in place
     assert list(area.keys()) == [key]
-    assert area.sha256(key) == hash_file(area.path(key))
+    assert area.sha256(key) == file_digest(area.path(key))
 
 
 def test_leftover_temp_files_are_invisible_and_cleaned(tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ def correct_plate(*, session: Session, sighting_id: int, plate: str | None) -> s
 
 
 def split(*, session: Session, sighting_id: int) -> list[int]:
-    """Undo the join of a sighting's tracks (:func:`dashcam.sighting_split.split_sighting`)."""
-    from dashcam.sighting_split import SplitError, split_sighting
+    """Undo the join of a sighting's tracks (:func:`dashcam.stages.heavy.split.split_sighting`)."""
+    from dashcam.stages.heavy.split import SplitError, split_sighting
 
     try:
         return split_sighting(session=session, sighting_id=sighting_id, confusions=state.get().confusions)

@@ -108,7 +108,7 @@ def read_status(api_url: str | None) -> PrefectStatus:
         )
     try:
         return asyncio.run(asyncio.wait_for(_read(api_url), TIMEOUT_S))
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return PrefectStatus(
             ok=False, error=f"The Prefect API at {api_url} did not answer within {TIMEOUT_S:.0f} s."
         )

@@ -14,11 +14,12 @@ from sqlmodel import Session
 
 from dashcam.config import Config, load_config
 from dashcam.db.session import ensure_schema, get_engine, make_engine, session_scope
+from dashcam.settings import read_env
 from dashcam.storage import Storage
 
 T = TypeVar("T")
-TILE_URL_ENV = "DASHCAM_UI_TILE_URL"
-"""Map tiles: an OSM-style URL template; empty (or "none") draws no tiles, e.g. offline and in tests."""
+# Map tiles: DASHCAM_UI_TILE_URL, else webui.tile_url, an OSM-style URL template; "none" draws no tiles
+# (offline, tests).
 
 
 @dataclass
@@ -42,7 +43,7 @@ def init(config: Config | None = None) -> UiState:
     url = config.database_url()
     ensure_schema(url, config=config)
     g = config.global_config
-    tile = os.environ.get(TILE_URL_ENV, g.webui.tile_url).strip()
+    tile = (read_env().ui_tile_url or g.webui.tile_url).strip()
     _state = UiState(
         config=config,
         engine=_engine(config, url),

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -31,9 +30,6 @@ from dashcam.camera.listing import (
 )
 from dashcam.storage import NO_SPACE_ERRNOS
 from dashcam.video.mp4box import Mp4Error, check_complete
-
-if TYPE_CHECKING:
-    from dashcam.camera.sync import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -295,30 +291,3 @@ class CameraClient:
                 f"{remote.name}: camera refused to delete it (HTTP {r.status_code}, status {status})"
             )
         log.info("%s: deleted on the camera", remote.name)
-
-    def sync(
-        self,
-        dest_dir: str | os.PathLike[str],
-        *,
-        protected_only: bool = False,
-        delete_after: bool = False,
-        dry_run: bool = False,
-        order: Literal["oldest", "newest"] = "oldest",
-        stable_check: float | None = 2.0,
-        already_have: Callable[[RemoteFile], bool] | None = None,
-        on_file: Callable[[RemoteFile, Path], Any] | None = None,
-    ) -> SyncReport:
-        """One pass: list, leave the clip still recording, download the rest; see :func:`dashcam.camera.sync.sync`."""
-        from dashcam.camera.sync import sync
-
-        return sync(
-            self,
-            Path(dest_dir),
-            protected_only=protected_only,
-            delete_after=delete_after,
-            dry_run=dry_run,
-            order=order,
-            stable_check=stable_check,
-            already_have=already_have,
-            on_file=on_file,
-        )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from datetime import datetime
 from pathlib import Path
 
 from dashcam.camera.names import safe_name
+from dashcam.files import fsync_dir
 
 PART_SUFFIX = ".part"
 HASH_CHUNK = 1 << 20
@@ -55,20 +55,6 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory so a rename in it survives a power cut (no-op where unsupported)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some network filesystems refuse fsync on directories; the rename is still atomic
-    finally:
-        os.close(fd)
-
-
 def publish(part: Path, final: Path, *, mtime: datetime | None = None) -> Path:
     """fsync ``part``, give it ``mtime``, and rename it to ``final`` atomically."""
     if mtime is not None:
@@ -78,12 +64,3 @@ def publish(part: Path, final: Path, *, mtime: datetime | None = None) -> Path:
     os.replace(part, final)
     fsync_dir(final.parent)
     return final
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 hex digest of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()

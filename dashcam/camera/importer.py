@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from dashcam.camera.fsutil import HASH_CHUNK, landing_paths, open_part, publish, sha256_file
+from dashcam.camera.fsutil import HASH_CHUNK, landing_paths, open_part, publish
 from dashcam.camera.listing import Rejected
 from dashcam.camera.names import ClipName, HostileName, is_video_name, parse_clip_name
+from dashcam.files import file_digest
 from dashcam.storage import NO_SPACE_ERRNOS
 from dashcam.video.mp4box import Mp4Error, check_complete
 
@@ -130,7 +131,7 @@ def _copy_verified(source: Path, part: Path) -> tuple[str, int]:
     if size != before or source.stat().st_size != before:
         raise ImportFailed(f"{source}: changed size while being copied ({before} -> {size} bytes)")
     digest = h.hexdigest()
-    if sha256_file(part) != digest:
+    if file_digest(part) != digest:
         raise ImportFailed(f"{source}: copy does not read back the same (sha256 mismatch)")
     return digest, size
 
@@ -159,7 +160,7 @@ def _import_one(
         report.skipped[rel] = "already registered"
         return
     if final.exists():
-        if final.stat().st_size == st.st_size and sha256_file(final) == sha256_file(source):
+        if final.stat().st_size == st.st_size and file_digest(final) == file_digest(source):
             report.skipped[rel] = "already imported"
             if move:
                 source.unlink()

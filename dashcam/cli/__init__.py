@@ -92,7 +92,13 @@ def main() -> None:
     import signal
 
     from dashcam.cli.embedded import models_loading, on_sigterm
+    from dashcam.settings import SettingsError, read_env
 
+    try:
+        read_env()  # a DASHCAM_* variable of the wrong type: one line before anything starts
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     _embedded_prefect_env()
     signal.signal(signal.SIGTERM, on_sigterm)
     code: int | str | None = 0

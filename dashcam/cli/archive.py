@@ -57,7 +57,7 @@ def archive(
     with stages("archive", prefect=prefect, quiet=json_out) as runner:
         if all_pending:
             from dashcam.db.session import get_engine
-            from dashcam.stages.archive import pending_clip_ids
+            from dashcam.stages.archive.record import pending_clip_ids
 
             ids += pending_clip_ids(get_engine(runner.cfg))
         ids = list(dict.fromkeys(ids))

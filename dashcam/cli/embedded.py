@@ -125,7 +125,7 @@ class Stages:
     def ctx(self) -> Any:
         """The in-process runner's stage context: models load into it once."""
         if self._ctx is None:
-            from dashcam.stages import StageContext
+            from dashcam.stages.context import StageContext
 
             self._ctx = StageContext(config=self.cfg, device=self.cfg.settings.device)
         return self._ctx
@@ -153,7 +153,7 @@ class Stages:
 
     @contextmanager
     def _flows(self) -> Iterator[None]:
-        from dashcam.local_prefect import using
+        from flows.local_server import using
 
         with using(self._server):
             yield
@@ -227,7 +227,7 @@ def stages(
     """
     from datetime import datetime, timezone
 
-    from dashcam.local_prefect import booted_early
+    from flows.local_server import booted_early
 
     how = mode(prefect)
     began = datetime.now(timezone.utc)
@@ -253,7 +253,7 @@ def stages(
                     with starting("loading the models ...", quiet):
                         runner.load_models()
             if server is not None:
-                from dashcam.local_prefect import LocalPrefectError
+                from flows.local_server import LocalPrefectError
 
                 with starting("starting the local Prefect server ...", quiet):
                     try:

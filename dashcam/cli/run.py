@@ -48,10 +48,10 @@ def _check_models(cfg: Any) -> None:
 
 
 def _resolve_models(cfg: Any) -> None:
-    from dashcam.pipeline import model_files
-    from dashcam.stages import StageContext
-    from dashcam.stages.heavy import vehicle_detector_config
-    from dashcam.stages.preprocess import coarse_config
+    from dashcam.stages.context import StageContext
+    from dashcam.stages.heavy.record import vehicle_detector_config
+    from dashcam.stages.keys import model_files
+    from dashcam.stages.preprocess.record import coarse_config
     from dashcam.vision.defaults import plate_detector
 
     ctx = StageContext(config=cfg)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dashcam.crypt.keys import DB_ENV, EncryptionProblem, Key
+from dashcam.files import fsync_dir
 
 log = logging.getLogger(__name__)
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -138,8 +139,8 @@ def _objects(conn: Any, schema: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def _fsync(path: Path, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -223,6 +224,6 @@ def convert(path: Path, source: Key | None, target: Key | None) -> dict[str, int
         # the old file's (empty) WAL index must not be taken for the new file's
         Path(f"{path}{side}").unlink(missing_ok=True)
     os.replace(tmp, path)
-    _fsync(path.parent, directory=True)
+    fsync_dir(path.parent)
     log.info("database %s converted (%d tables)", path, len(counts))
     return counts

@@ -49,7 +49,7 @@ from dashcam.search.text import (
     normalize_plate,
     weighted_distance,
 )
-from dashcam.search.types import PlateMatch, SearchHit, SearchPage, SearchQuery, haversine_m
+from dashcam.search.types import PlateMatch, SearchHit, SearchPage, SearchQuery
 
 __all__ = [
     "DEFAULT_CONFUSIONS",
@@ -67,7 +67,6 @@ __all__ = [
     "classify",
     "deletion_variants",
     "fold_confusions",
-    "haversine_m",
     "index_plates",
     "levenshtein",
     "normalize_plate",

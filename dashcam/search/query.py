@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, Media, Plate, PlateVariant, Sighting
 from dashcam.db.session import time_limit
+from dashcam.gps.track import distance_m
 from dashcam.localtime import local_bound
 from dashcam.search.index import effective_plate, shows_plate
 from dashcam.search.text import deletion_variants, fold_confusions, levenshtein, normalize_plate
@@ -37,7 +38,6 @@ from dashcam.search.types import (
     SearchHit,
     SearchPage,
     SearchQuery,
-    haversine_m,
     utc,
 )
 
@@ -438,7 +438,7 @@ def _hit_dicts(
         m = matches.get(plate or "")
         dist = None
         if near is not None and lat is not None and lon is not None:
-            dist = round(haversine_m(near[0], near[1], lat, lon), 1)
+            dist = round(distance_m(near[0], near[1], lat, lon), 1)
         out.append(
             {
                 "sighting_id": sid,

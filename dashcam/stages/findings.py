@@ -14,7 +14,7 @@ from sqlalchemy import select
 from dashcam.db.models import Clip, Sighting
 from dashcam.db.session import session_scope
 from dashcam.localtime import local_display
-from dashcam.stages import StageContext
+from dashcam.stages.context import StageContext
 
 
 def sighting_link(ctx: StageContext, sighting_id: int) -> str | None:

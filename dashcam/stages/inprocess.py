@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from dashcam.stages import StageContext
+from dashcam.stages.context import StageContext
 from dashcam.stages.jobs import (
     DESCRIBE,
     IngestSteps,
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 def load_models(ctx: StageContext) -> None:
     """Load every model the stages will use into ``ctx`` now (start-up, while the user is told so). A model
     that fails to load is left for its stage to report, with the clip it was working on."""
-    from dashcam.stages.heavy import plate_reader, vehicle_model
-    from dashcam.stages.preprocess import coarse_detector
+    from dashcam.stages.heavy.record import plate_reader, vehicle_model
+    from dashcam.stages.preprocess.record import coarse_detector
 
     for load in (coarse_detector, vehicle_model, plate_reader):
         try:
@@ -48,7 +48,7 @@ def load_models(ctx: StageContext) -> None:
 
 def ingest(ctx: StageContext, **kwargs: Any) -> dict[str, Any]:
     """The ingest job (see :func:`dashcam.stages.jobs.ingest_job`) with each step a plain call."""
-    from dashcam.stages import ingest as steps
+    from dashcam.stages.ingest import record as steps
 
     def register(path: str, name: str, source: str, sha256: str | None) -> Outcome:
         out = call_outcome(
@@ -95,19 +95,19 @@ def _each(
 
 
 def preprocess(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
-    from dashcam.stages.preprocess import run_preprocess
+    from dashcam.stages.preprocess.record import run_preprocess
 
     return _each(ctx, "preprocess", clip_ids, run_preprocess, lambda r: f"{r['windows']} window(s)")
 
 
 def heavy(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
-    from dashcam.stages.heavy import run_heavy
+    from dashcam.stages.heavy.record import run_heavy
 
     return _each(ctx, "heavy", clip_ids, run_heavy, lambda r: f"{r['sightings']} sighting(s)")
 
 
 def archive(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
-    from dashcam.stages.archive import run_archive
+    from dashcam.stages.archive.record import run_archive
 
     def said(r: Outcome) -> str:
         return "skipped" if r["skipped"] else f"{r['archived']} file(s) archived"
@@ -117,12 +117,13 @@ def archive(ctx: StageContext, clip_ids: list[int]) -> list[Outcome]:
 
 def retention(ctx: StageContext, dry_run: bool = False) -> dict[str, Any]:
     """Plan, and unless ``dry_run`` apply, the retention rules; the summary `dashcam retention` prints."""
-    from dashcam import retention as rules
+    from dashcam.stages.retention.apply import apply, summary
+    from dashcam.stages.retention.plan import plan as plan_retention
 
-    plan = rules.plan(ctx)
+    plan = plan_retention(ctx)
     if not dry_run:
-        plan = rules.apply(ctx, plan)
-    return rules.summary(plan, dry_run=dry_run)
+        plan = apply(ctx, plan)
+    return summary(plan, dry_run=dry_run)
 
 
 def pipeline(ctx: StageContext, paths: list[str], *, archive_media: bool = True) -> dict[str, Any]:

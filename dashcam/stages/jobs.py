@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from dashcam.camera.names import is_video_name
 from dashcam.logs import working_on
-from dashcam.stages import ClipBusy, NotRetryable, StageContext
+from dashcam.stages.context import ClipBusy, NotRetryable, StageContext
 from dashcam.stages.findings import watchlist_hits
-from dashcam.stages.ingest import incoming_dir, known_file
+from dashcam.stages.ingest.record import incoming_dir, known_file
 from dashcam.storage import no_space
 
 log = logging.getLogger(__name__)

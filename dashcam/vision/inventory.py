@@ -6,11 +6,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dashcam.files import file_digest
 from dashcam.vision.config import EasyOcrConfig, LiteRTDetectorConfig, PlateOnnxOcrConfig, VisionConfig
 from dashcam.vision.detectors.litert import is_edgetpu_model
-from dashcam.vision.models import NOT_PINNED, file_digest, find_model, search_dirs, spec_for, verify
-from dashcam.vision.ocr import EasyOcrBackend, plate_config_names
-from dashcam.vision.ocr_easyocr import WEIGHTS_PACKAGE, weight_folders
+from dashcam.vision.models import NOT_PINNED, find_model, search_dirs, spec_for, verify
+from dashcam.vision.ocr.easyocr import WEIGHTS_PACKAGE, EasyOcrBackend, weight_folders
+from dashcam.vision.ocr.plate_onnx import plate_config_names
 
 _DETECTOR_ROLES = ("coarse_detector", "vehicle_detector", "plate_detector")
 

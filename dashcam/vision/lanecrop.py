@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from dashcam.vision.tracking import iou_matrix, label_group
+from dashcam.vision.boxes import iou_matrix
+from dashcam.vision.tracking import label_group
 from dashcam.vision.types import Detection
 
 MIN_ASPECT = 1.6  # width / height: squarer frames fill the input themselves

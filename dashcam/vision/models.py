@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+from dashcam.files import file_digest
+from dashcam.settings import read_env
 from dashcam.vision.errors import ChecksumMismatch, ModelDownloadError, ModelInvalid, ModelNotFound
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,7 @@ def user_cache_dir() -> Path:
 def search_dirs(models_dir: str | Path | None = None) -> list[Path]:
     """The folders searched for a bare model file name, in order, without duplicates."""
     dirs: list[Path] = []
-    env = os.environ.get("DASHCAM_MODELS_DIR")
+    env = read_env().models_dir
     for d in (models_dir, env, user_cache_dir()):
         if d and Path(d).expanduser().absolute() not in dirs:
             dirs.append(Path(d).expanduser().absolute())
@@ -279,15 +281,6 @@ def resolve_model(
     raise ModelNotFound(f"model {str(name_or_path)!r} not found (looked in {where}): {todo}")
 
 
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.new(algorithm)
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify(spec: ModelSpec, path: Path) -> str | None:
     """None when the file matches the pinned checksum (or none is pinned), else what is wrong."""
     if spec.md5 and file_digest(path, "md5") != spec.md5:
@@ -368,7 +361,7 @@ def pull(
         return final
     if not spec.urls:
         raise ModelDownloadError(f"no public download for {spec.filename}: {spec.note}")
-    base_url = base_url or os.environ.get("DASHCAM_MODELS_URL")
+    base_url = base_url or read_env().models_url
     urls = (
         [f"{base_url.rstrip('/')}/{u.rsplit('/', 1)[1]}" for u in spec.urls] if base_url else list(spec.urls)
     )

@@ -12,7 +12,6 @@ the source file's sha256 (like a TensorRT engine: never committed, never written
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mmap
 import os
@@ -20,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dashcam.files import file_digest
+from dashcam.settings import read_env
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +36,11 @@ class DequantizeError(RuntimeError):
 
 def cache_dir() -> Path:
     """Where converted models live: $DASHCAM_CACHE_DIR/onnx_float, else $XDG_CACHE_HOME or ~/.cache."""
-    root = os.environ.get("DASHCAM_CACHE_DIR")
+    root = read_env().cache_dir
     if root:
-        return Path(root).expanduser() / "onnx_float"
+        return root.expanduser() / "onnx_float"
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "dashcam" / "onnx_float"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def looks_dynamic_int8(path: Path) -> bool:
@@ -163,7 +156,7 @@ def float_model_path(source: Path, *, cache: Path | None = None) -> Path:
     """
     import onnx
 
-    digest = file_sha256(source)
+    digest = file_digest(source)
     folder = cache or cache_dir()
     target = folder / f"{source.stem}.{digest[:16]}.v{CONVERTER_VERSION}.float32.onnx"
     if target.is_file():

@@ -60,7 +60,7 @@ def device_configs(
 def where_it_runs(role: str, cfg: Any, *, models_dir: str | Path | None = None) -> str:
     """Load one model and say where it runs ('cuda:0', 'cpu', 'edgetpu'), or 'error: <why>' in one line."""
     from dashcam.vision.detectors import build_detector
-    from dashcam.vision.ocr import build_ocr
+    from dashcam.vision.ocr.registry import build_ocr
 
     model = (
         build_ocr(cfg, models_dir=models_dir)

@@ -4,7 +4,7 @@ Two places keep them out of the text. In the crop: a European plate's blue band 
 country code) is cut off before the recogniser sees it (:func:`eu_band_end`). In the text: a character that
 a configured country format does not allow at the plate's edge, where the rest fits a format, is dropped
 (:func:`drop_leading_mark`). A confident non-plate glyph (a province character) is a separator for the CTC
-decoder already (dashcam.vision.ctc.MARK_MASS); US state names sit outside the character band and are junk
+decoder already (dashcam.vision.ocr.ctc.MARK_MASS); US state names sit outside the character band and are junk
 words of normalise().
 """
 

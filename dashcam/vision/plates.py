@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dashcam.vision.boxes import iou, nms
 from dashcam.vision.config import (
     DetectorConfig,
     EasyOcrConfig,
@@ -21,7 +22,8 @@ from dashcam.vision.config import (
     VisionConfig,
 )
 from dashcam.vision.detectors import Detector, build_detector
-from dashcam.vision.ocr import OcrBackend, build_ocrs
+from dashcam.vision.ocr.base import OcrBackend
+from dashcam.vision.ocr.registry import build_ocrs
 from dashcam.vision.plate_marks import drop_leading_mark, without_eu_band
 from dashcam.vision.plate_text import PlateConsensus, PlateRules, consensus, correct_format, normalise_map
 from dashcam.vision.types import OcrResult
@@ -90,26 +92,22 @@ def _inner(box: Box, fill: tuple[float, float]) -> Box:
     return (x1 + dx, y1 + dy, x2 - dx, y2 - dy)
 
 
-def _iou(a: Box, b: Box) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _centre_in(box: Box, areas: Sequence[Box]) -> bool:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return any(a[0] <= cx <= a[2] and a[1] <= cy <= a[3] for a in areas)
 
 
-def _nms(boxes: list[tuple[Box, float]], iou: float) -> list[tuple[Box, float]]:
-    """Greedy non-maximum suppression of (box, score) pairs, best first."""
-    kept: list[tuple[Box, float]] = []
-    for box, score in sorted(boxes, key=lambda b: -b[1]):
-        if all(_iou(box, k) < iou for k, _ in kept):
-            kept.append((box, score))
-    return kept
+def _nms(boxes: list[tuple[Box, float]], iou_threshold: float) -> list[tuple[Box, float]]:
+    """Non-maximum suppression of (box, score) pairs, best first."""
+    if not boxes:
+        return []
+    keep = nms(
+        np.array([b for b, _ in boxes], dtype=np.float64),
+        np.array([s for _, s in boxes]),
+        iou_threshold,
+        len(boxes),
+    )
+    return [boxes[i] for i in keep]
 
 
 def _window(
@@ -391,7 +389,7 @@ class PlateReader:
             for b, sc in _nms(again, self.options.nms_iou)
             if sc >= self.min_score
             and not _centre_in(b, skip_inside)
-            and all(_iou(b, old) < self.options.nms_iou for old, _ in found)
+            and all(iou(b, old) < self.options.nms_iou for old, _ in found)
         ]
         return self.read_boxes(frame, fresh[: self.options.max_plates])
 

@@ -149,7 +149,7 @@ def export_engines(
             lines.append(f"{role}: {_export_yolo(cfg, folder, device_id, max_batch, models_dir)}")
         elif isinstance(cfg, OnnxDetectorConfig | PlateOnnxOcrConfig) and TENSORRT in cfg.providers:
             from dashcam.vision.detectors import build_detector
-            from dashcam.vision.ocr import build_ocr
+            from dashcam.vision.ocr.registry import build_ocr
 
             # onnxruntime's TensorRT provider builds the engine on the first run (load() warms up) and
             # keeps it in the folder its options name (dashcam.vision.providers.provider_options)

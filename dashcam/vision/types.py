@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashcam.vision.boxes import iou
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -36,12 +38,7 @@ class Detection:
 
     def iou(self, other: Detection | tuple[float, float, float, float]) -> float:
         """Intersection over union with another box."""
-        ox1, oy1, ox2, oy2 = other.xyxy if isinstance(other, Detection) else other
-        iw = max(0.0, min(self.x2, ox2) - max(self.x1, ox1))
-        ih = max(0.0, min(self.y2, oy2) - max(self.y1, oy1))
-        inter = iw * ih
-        union = self.width * self.height + (ox2 - ox1) * (oy2 - oy1) - inter
-        return inter / union if union > 0 else 0.0
+        return iou(self.xyxy, other.xyxy if isinstance(other, Detection) else other)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dashcam.vision.boxes import nms
 from dashcam.vision.types import Detection
 
 # Offset that separates classes in one NMS pass: larger than any input image side.
@@ -101,36 +102,6 @@ def to_input(
     return np.ascontiguousarray(x[None])
 
 
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each of ``boxes``."""
-    iw = (np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])).clip(0)
-    ih = (np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])).clip(0)
-    inter = iw * ih
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_det: int = 300) -> np.ndarray:
-    """Greedy non-maximum suppression; indices of the kept boxes, best first."""
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size and len(keep) < max_det:
-        best = int(order[0])
-        keep.append(best)
-        rest = order[1:]
-        order = rest[box_iou(boxes[best], boxes[rest]) <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
-
-
-def batched_nms(
-    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float, max_det: int = 300
-) -> np.ndarray:
-    """Class-wise NMS: boxes of different classes never suppress each other."""
-    shifted = boxes + (class_ids.astype(np.float32) * _CLASS_OFFSET)[:, None]
-    return nms(shifted, scores, iou_threshold, max_det)
-
-
 def channels_first(pred: np.ndarray, num_classes: int | None) -> np.ndarray:
     """One image's raw prediction as [4 + nc, N], whichever way round the model emitted it."""
     if pred.ndim != 2:
@@ -186,7 +157,7 @@ def decode_yolo(
     scores, class_ids = scores[mask].astype(np.float32), class_ids[mask].astype(np.int64)
     if not len(scores):
         return boxes.reshape(0, 4), scores, class_ids
-    keep = batched_nms(boxes, scores, class_ids, iou, max_det)
+    keep = nms(boxes, scores, iou, max_det, class_ids=class_ids)  # class-wise
     return boxes[keep], scores[keep], class_ids[keep]
 
 

@@ -60,7 +60,7 @@ def test_heartbeat_command(api: ApiServer, cli_env: dict[str, str], user: object
 def test_unreachable_prefect_is_a_field_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from webui.api import prefect
 
-    monkeypatch.setenv(prefect.TIMEOUT_ENV, "2")
+    monkeypatch.setenv("DASHCAM_API_PREFECT_TIMEOUT_S", "2")
     found, info = prefect.workers(f"http://127.0.0.1:{free_port()}/api", ["edge"])
     assert found == {} and info.configured and not info.available and info.error
     states, info = prefect.flow_run_states(None, ["x"])

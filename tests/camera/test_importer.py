@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dashcam.camera.importer import import_folder
+from dashcam.camera.sync import sync
 from tests.camera.fake_camera import files_outside, final_names, mp4_variant
 
 F = "2023_0815_120000_000101F.MP4"
@@ -125,7 +126,7 @@ def test_destination_inside_source_is_not_reimported(tmp_path: Path, highway_mp4
 
 def test_camera_and_card_copies_of_one_clip_land_once(stocked_camera, make_client, tmp_path: Path):
     raw = tmp_path / "raw"
-    assert make_client(stocked_camera.url).sync(raw).complete
+    assert sync(make_client(stocked_camera.url), raw).complete
     card = tmp_path / "card"
     card.mkdir()
     (card / F).write_bytes(stocked_camera.originals[F])

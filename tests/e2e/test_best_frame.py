@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dashcam.sighting_votes import sighting_plate
+from dashcam.stages.heavy.votes import sighting_plate
 from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig, VisionConfig
 from dashcam.vision.plate_evidence import EVIDENCE_TIER, EvidencedRead, evidence, sharpness, track_plate
 from dashcam.vision.plate_text import PlateRules, consensus
@@ -57,7 +57,7 @@ def readers() -> tuple[Any, PlateReader, PlateReader]:
 def test_a_drive_whose_plates_are_soft_while_far_carries_the_sharp_reads(
     readers: tuple[Any, PlateReader, PlateReader], tmp_path: Path
 ) -> None:
-    from dashcam import heavy
+    from dashcam.stages.heavy import analysis as heavy
 
     det, crops, whole = readers
     clip = tmp_path / "drive.mp4"

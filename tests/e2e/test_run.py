@@ -18,7 +18,7 @@ from dashcam.cli import app
 from dashcam.db.models import Media, PlateRead, Sighting, StageRun
 from dashcam.db.session import session_scope
 from dashcam.gps.track import distance_m
-from dashcam.stages import StageContext
+from dashcam.stages.context import StageContext
 from dashcam.synth import synthesize
 from tests.support import testdata_file
 

@@ -10,7 +10,7 @@ from typing import Any
 from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
-from dashcam.stages.ingest import register_file
+from dashcam.stages.ingest.record import register_file
 from flows.common import batches
 from tests.support import testdata_file
 

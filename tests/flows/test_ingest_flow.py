@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from dashcam.cli import app
 from dashcam.db.models import Clip, StageRun
 from dashcam.db.session import session_scope
-from dashcam.stages import StageContext
+from dashcam.stages.context import StageContext
 from tests.camera.fake_camera import FakeCamera, mp4_variant
 from tests.support import testdata_file
 

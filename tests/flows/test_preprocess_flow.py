@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from dashcam.db.models import StageRun
 from dashcam.db.session import session_scope
-from dashcam.stages import StageContext
-from dashcam.stages.ingest import register_file
+from dashcam.stages.context import StageContext
+from dashcam.stages.ingest.record import register_file
 from tests.support import testdata_file
 
 
@@ -59,7 +59,7 @@ def test_a_new_data_folder_does_not_reuse_an_old_cached_result(
 ) -> None:
     """Prefect's result storage outlives the database: the user who starts over with a fresh data folder
     (or keeps two) must get the stage's output again, not a cached 'done' for work this database lacks."""
-    from dashcam.stages.preprocess import MANIFEST_NAME
+    from dashcam.stages.preprocess.record import MANIFEST_NAME
     from dashcam.storage import clip_key
     from flows.common import reset_context
     from flows.preprocess import preprocess

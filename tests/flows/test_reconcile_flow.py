@@ -10,8 +10,8 @@ from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.states import Crashed
 
-from dashcam.stages import StageContext
-from dashcam.stages.ingest import register_file
+from dashcam.stages.context import StageContext
+from dashcam.stages.ingest.record import register_file
 from tests.support import testdata_file
 
 

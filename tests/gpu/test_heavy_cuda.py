@@ -31,10 +31,10 @@ if (_reason := _cuda_reason()) is not None:
 
 from dashcam.db.models import Sighting  # noqa: E402
 from dashcam.db.session import session_scope  # noqa: E402
-from dashcam.stages import StageContext  # noqa: E402
-from dashcam.stages.heavy import plate_reader, run_heavy, vehicle_model  # noqa: E402
-from dashcam.stages.ingest import register_file  # noqa: E402
-from dashcam.stages.preprocess import run_preprocess  # noqa: E402
+from dashcam.stages.context import StageContext  # noqa: E402
+from dashcam.stages.heavy.record import plate_reader, run_heavy, vehicle_model  # noqa: E402
+from dashcam.stages.ingest.record import register_file  # noqa: E402
+from dashcam.stages.preprocess.record import run_preprocess  # noqa: E402
 from dashcam.vision.models import find_model  # noqa: E402
 from flows.common import reset_context  # noqa: E402
 from tests.support import models_dir, need, testdata_file  # noqa: E402
@@ -74,7 +74,7 @@ def test_heavy_stage_runs_every_model_on_cuda(
     batched = run_heavy(clip_id, ctx)
     assert not batched.skipped and batched.frames > 50
     cars = [s for s in _sightings(ctx, clip_id) if s[0] == "car"]
-    assert 2 <= len(cars) <= 8  # as on the CPU (tests/stages/test_heavy.py)
+    assert 2 <= len(cars) <= 8  # as on the CPU (tests/stages/heavy/test_record.py)
 
     # batch 1 on the same card: batching changes the speed, not what is found
     one = _gpu_ctx(pipeline_env, 1, monkeypatch)

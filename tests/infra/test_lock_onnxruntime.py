@@ -8,26 +8,22 @@ and its markers evaluated for the platforms the project supports.
 from __future__ import annotations
 
 import functools
+import tomllib
 from pathlib import Path
 
 import pytest
 from packaging.markers import Marker
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
-
 ROOT = Path(__file__).resolve().parents[2]
 BUILDS = ("onnxruntime", "onnxruntime-gpu")
-# (sys_platform, platform_machine, python_full_version) -> the build that belongs there
+# (sys_platform, platform_machine, python_full_version) -> the build that belongs there (Python >= 3.11: the
+# project's floor, and what onnxruntime-gpu >= 1.31 needs)
 PLATFORMS = {
     ("linux", "x86_64", "3.11.9"): "onnxruntime-gpu",
     ("linux", "x86_64", "3.12.3"): "onnxruntime-gpu",
     ("win32", "AMD64", "3.11.9"): "onnxruntime-gpu",
     ("linux", "aarch64", "3.11.9"): "onnxruntime",  # the Jetson: NVIDIA's own builds, not PyPI's
     ("darwin", "arm64", "3.11.9"): "onnxruntime",
-    ("linux", "x86_64", "3.10.14"): "onnxruntime",  # onnxruntime-gpu >= 1.31 (CUDA 13) needs 3.11
 }
 
 

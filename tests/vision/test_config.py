@@ -71,7 +71,8 @@ def test_every_field_is_described_and_extra_forbidden(cls: type[BaseModel]) -> N
 
 def test_importing_the_vision_package_loads_no_runtime() -> None:
     code = (
-        "import sys, dashcam.vision, dashcam.vision.detectors, dashcam.vision.ocr, dashcam.vision.inventory;"
+        "import sys, dashcam.vision, dashcam.vision.detectors, dashcam.vision.ocr.registry,"
+        " dashcam.vision.inventory;"
         "print(sorted(m for m in ('torch','ultralytics','onnxruntime','ai_edge_litert','rapidocr','easyocr')"
         " if m in sys.modules))"
     )

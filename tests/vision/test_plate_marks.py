@@ -10,7 +10,8 @@ import pytest
 
 from dashcam.synth.plates import _glyphs, render_plate, spec_for
 from dashcam.vision.config import EasyOcrConfig, RapidOcrConfig
-from dashcam.vision.ocr import OcrBackend, build_ocr
+from dashcam.vision.ocr.base import OcrBackend
+from dashcam.vision.ocr.registry import build_ocr
 from dashcam.vision.plate_marks import drop_leading_mark, eu_band_end
 from dashcam.vision.plate_text import PlateRules
 from dashcam.vision.plates import PlateReader
@@ -104,7 +105,7 @@ def _plate(text: str, kind: str, h: int) -> np.ndarray:
 @pytest.fixture(scope="module", params=["rapidocr", "easyocr"])
 def ocr(request: pytest.FixtureRequest) -> OcrBackend:
     if request.param == "easyocr":
-        from tests.vision.test_ocr import _needs_easyocr
+        from tests.vision.ocr.test_backends import _needs_easyocr
 
         _needs_easyocr()
     backend = build_ocr(RapidOcrConfig() if request.param == "rapidocr" else EasyOcrConfig(num_threads=2))

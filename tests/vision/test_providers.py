@@ -21,10 +21,11 @@ from dashcam.vision.batching import batch_step, run_batched
 from dashcam.vision.config import OnnxDetectorConfig, PlateOnnxOcrConfig, RapidOcrConfig
 from dashcam.vision.detectors import build_detector
 from dashcam.vision.errors import BackendUnavailable
-from dashcam.vision.ocr import _rapidocr_params, build_ocr
+from dashcam.vision.ocr.rapidocr import _rapidocr_params
+from dashcam.vision.ocr.registry import build_ocr
 from dashcam.vision.providers import CPU, CUDA, TENSORRT, on_gpu
 from tests.support import model_file, testdata_file
-from tests.vision.test_ocr_plate_onnx import _config, _crop, _model
+from tests.vision.ocr.test_plate_onnx import _config, _crop, _model
 
 PLATE_ONNX = "license_plate_detector_int8.onnx"
 

@@ -98,9 +98,9 @@ def test_the_lane_crop_maps_its_boxes_back_to_the_frame() -> None:
 def test_the_lane_crop_finds_the_distant_cars_the_whole_frame_misses(highway: dict[str, np.ndarray]) -> None:
     """On real highway stills, the int8 YOLO through LiteRT finds what it found before, and more small
     cars far down the road."""
+    from dashcam.vision.boxes import iou_matrix
     from dashcam.vision.config import LiteRTDetectorConfig
     from dashcam.vision.detectors import build_detector
-    from dashcam.vision.tracking import iou_matrix
     from tests.support import models_dir
 
     det = build_detector(

@@ -109,13 +109,6 @@ def test_decode_end2end_rows() -> None:
     assert ids.tolist() == [2, 7] and boxes[1].tolist() == [60, 60, 90, 90]
 
 
-def test_nms_keeps_best_and_respects_max_det() -> None:
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [80, 80, 90, 90]], np.float32)
-    scores = np.array([0.5, 0.9, 0.7, 0.6], np.float32)
-    assert yd.nms(boxes, scores, 0.5).tolist() == [1, 2, 3]
-    assert yd.nms(boxes, scores, 0.5, max_det=2).tolist() == [1, 2]
-
-
 def test_to_detections_uses_names_and_frame_coordinates() -> None:
     dets = yd.to_detections(
         np.array([[10, 20, 30, 40]], np.float32),

@@ -7,7 +7,6 @@ so three missed beats, three minutes by default, mark it offline.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -19,22 +18,20 @@ from sqlmodel import Session, col
 from blocks.setup import DEVICE_POOLS
 from dashcam.config import DeviceType
 from dashcam.db.models import Device
+from dashcam.settings import read_env
 from webui import state
 from webui.api import keys, prefect
 from webui.api.common import UtcTime
 from webui.api.security import ERRORS, Now, Principal, Reader, require
 
 router = APIRouter(tags=["devices"])
-INTERVAL_ENV = "DASHCAM_HEARTBEAT_INTERVAL_S"
-DEFAULT_INTERVAL_S = 60
 MISSED_HEARTBEATS = 3
 HOSTNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 def heartbeat_interval() -> timedelta:
     """How often devices beat (DASHCAM_HEARTBEAT_INTERVAL_S, default 60 s)."""
-    raw = os.environ.get(INTERVAL_ENV, "")
-    return timedelta(seconds=int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_INTERVAL_S)
+    return timedelta(seconds=read_env().heartbeat_interval_s)
 
 
 class HeartbeatIn(BaseModel):

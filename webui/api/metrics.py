@@ -48,7 +48,7 @@ from sqlmodel import Session, col
 from blocks.setup import POOLS
 from dashcam import __version__
 from dashcam.db.models import Clip, Plate, PlateRead, Sighting, StageRun
-from dashcam.pipeline import STAGE_VERSIONS
+from dashcam.stages.keys import STAGE_VERSIONS
 from webui import state, throttle
 from webui.api import keys, prefect
 

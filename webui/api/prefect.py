@@ -8,7 +8,6 @@ default 3 s). A failure becomes ``available: false`` and a reason in the respons
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -16,8 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from dashcam.settings import read_env
+
 T = TypeVar("T")
-TIMEOUT_ENV = "DASHCAM_API_PREFECT_TIMEOUT_S"
 
 
 class PrefectInfo(BaseModel):
@@ -39,10 +39,7 @@ class WorkerOut(BaseModel):
 
 
 def _timeout() -> float:
-    try:
-        return max(0.1, float(os.environ.get(TIMEOUT_ENV, "3")))
-    except ValueError:
-        return 3.0
+    return read_env().api_prefect_timeout_s
 
 
 def _call(api_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> tuple[T | None, PrefectInfo]:
@@ -65,7 +62,7 @@ def _call(api_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> tuple[T | N
         return asyncio.run(asyncio.wait_for(go(), timeout)), PrefectInfo(
             configured=True, available=True, api_url=api_url
         )
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         error = f"the Prefect API did not answer within {timeout:g} s"
     except Exception as exc:  # noqa: BLE001 - any client or server failure is reported, never raised
         error = (

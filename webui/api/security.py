@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
@@ -22,12 +21,10 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from dashcam.settings import get_settings
+from dashcam.settings import get_settings, read_env
 
 Scope = Literal["read", "heartbeat"]
 ALGORITHM = "HS256"
-TTL_ENV = "DASHCAM_API_TOKEN_TTL_S"
-DEFAULT_TTL_S = 3600
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
@@ -68,8 +65,7 @@ def signing_key() -> bytes:
 
 def token_ttl() -> timedelta:
     """How long a new token lives (DASHCAM_API_TOKEN_TTL_S, default one hour)."""
-    raw = os.environ.get(TTL_ENV, "")
-    return timedelta(seconds=int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_TTL_S)
+    return timedelta(seconds=read_env().api_token_ttl_s)
 
 
 def issue_token(principal: Principal, *, now: datetime, ttl: timedelta | None = None) -> tuple[str, int]:

@@ -44,7 +44,10 @@ def load(*, session: Session, sighting_id: int) -> Loaded | None:
     if whole is not None:
         video_id, start = whole.id, d.hit.best_s
     elif short is not None:
-        from dashcam.heavy import CLIP_MARGIN_S, CLIP_MAX_S  # how the heavy stage cut the short clip
+        from dashcam.stages.heavy.analysis import (  # how the heavy stage cut the short clip
+            CLIP_MARGIN_S,
+            CLIP_MAX_S,
+        )
 
         begin = max(0.0, d.hit.first_s - CLIP_MARGIN_S, d.hit.best_s - CLIP_MAX_S / 2)
         video_id, start = short.id, max(0.0, d.hit.best_s - begin)

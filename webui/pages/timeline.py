@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from dashcam.db.models import Clip, GpsPoint, Sighting
+from dashcam.gps.track import distance_m
 from dashcam.localtime import local_iso
-from dashcam.search.query import haversine_m
 from webui import state
 from webui.theme import frame
 
@@ -56,7 +56,7 @@ def days(*, session: Session) -> list[Day]:
         )
     ):
         if last is not None and last[0] == clip_id and t is not None:
-            step = haversine_m(last[1], last[2], lat, lon)
+            step = distance_m(last[1], last[2], lat, lon)
             if step < MAX_JUMP_M:
                 dist[(local_iso(t, offsets.get(clip_id)) or "")[:10]] += step
         last = (clip_id, lat, lon)

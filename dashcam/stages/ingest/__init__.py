@@ -1,0 +1,1 @@
+"""The ingest stage: ``record`` registers a file (hash, clip row, raw area) and its GPS track."""
