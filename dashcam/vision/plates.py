@@ -73,23 +73,10 @@ class PlateReaderOptions:
     # vertically beat the box as is, since detector boxes hold state names, frames and slogans. The sharpened
     # and side-trimmed bands added 4 exact reads on the odd half and 4 on the held-out even half.
     variants: tuple[str, ...] = ("band", "band_narrow", "band_clahe", "band_sharp", "band_trim")
-    # The share of a plate detector box's width and height the plate itself fills: the detector's boxes hold
-    # the plate with room around it (on the us photos, median 1.19x the plate's width and 1.37x its height),
-    # and the band cuts assume the plate's own edges. Chosen on the development half of the us photos
-    # (exact 0.775 -> 0.847; 0.87/0.87 and 0.83/0.71 less), confirmed on the held-out half (0.802 -> 0.820)
-    # and on eu (0.963 -> 0.972). Plate recognisers' own crops (whole boxes) are cut from the box as it is.
-    plate_fill: tuple[float, float] = (0.87, 0.77)
     # When no box gives a plate, the frame is searched again in tiles of this many pixels (plates 40-80 px
     # wide that the detector misses at coarser scales); None: never. Chosen on the development half of the us
     # photos (+1 exact), confirmed on the held-out half (+1); eu unchanged.
     unread_tiles: int | None = 240
-
-
-def _inner(box: Box, fill: tuple[float, float]) -> Box:
-    """The middle ``fill`` (share of width, of height) of a box."""
-    x1, y1, x2, y2 = box
-    dx, dy = (x2 - x1) * (1 - fill[0]) / 2, (y2 - y1) * (1 - fill[1]) / 2
-    return (x1 + dx, y1 + dy, x2 - dx, y2 - dy)
 
 
 def _centre_in(box: Box, areas: Sequence[Box]) -> bool:
@@ -338,8 +325,7 @@ class PlateReader:
         per_box: list[list[OcrResult]] = [[] for _ in boxes]
         for ocr in self.ocrs:
             variants = self.variants_of(ocr)
-            fill = self.options.plate_fill if ocr.crop_variants is None else (1.0, 1.0)
-            crops = [self.crops.variant(v, frame, _inner(box, fill)) for box, _ in boxes for v in variants]
+            crops = [self.crops.variant(v, frame, box) for box, _ in boxes for v in variants]
             results = ocr.read(crops) if crops else []
             for k in range(len(boxes)):
                 per_box[k] += results[k * len(variants) : (k + 1) * len(variants)]

@@ -28,10 +28,9 @@ FORMATS = {
 # A few points under what this sample measured on a loaded 2-core VM with the float32 detector and 5 crop
 # variants (us n=37: recall 0.838, exact 0.730, within-1 0.838; eu n=18: 0.944 / 0.889 / 0.889), the same with
 # plate-constrained decoding as with RapidOCR's own text: its gains on the full sets fall outside this sample.
-# us with the band crops cut from the plate's extent (session 8): exact 0.811, within-1 0.946.
 # Each eu image is 5.6 points, so its floors sit one or two images down.
 FLOORS = {
-    "us": {"recall": 0.75, "exact": 0.74, "within1": 0.86},
+    "us": {"recall": 0.75, "exact": 0.66, "within1": 0.78},
     "eu": {"recall": 0.83, "exact": 0.77, "within1": 0.83},
 }
 
@@ -85,35 +84,6 @@ def test_read_image_in_vehicle_box_maps_back(reader: PlateReader, plates: list[d
     assert bx1 <= x + w / 2 <= bx2 and by1 <= y + h / 2 <= by2  # frame coordinates, not the crop's
     assert _iou(reads[0].box, (x, y, x + w, y + h)) >= 0.3
     assert 0.0 < reads[0].confidence <= 1.0 and 0.0 < reads[0].det_score <= 1.0
-
-
-def test_band_crops_are_cut_from_the_plate_inside_the_detector_box(
-    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The detector's boxes hold the plate with room around it: the reader's band crops are cut from the
-    plate's extent (the middle ``plate_fill`` of the box), a plate recogniser's whole-box crops from the box
-    as it is."""
-    seen: list[tuple[str, tuple[float, ...]]] = []
-    real = reader.crops.variant
-
-    def variant(name: str, frame: np.ndarray, box: tuple[float, ...]) -> np.ndarray:
-        seen.append((name, tuple(round(v, 3) for v in box)))
-        return real(name, frame, box)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader.crops, "variant", variant)
-    frame = np.full((200, 400, 3), 200, dtype=np.uint8)
-    box = (100.0, 50.0, 300.0, 150.0)
-    reader.read_boxes(frame, [(box, 0.9)])
-    fw, fh = reader.options.plate_fill
-    inner = (100 + 100 * (1 - fw), 50 + 50 * (1 - fh), 300 - 100 * (1 - fw), 150 - 50 * (1 - fh))
-    assert seen and {b for _, b in seen} == {tuple(round(v, 3) for v in inner)}
-    assert fw < 1 and fh < 1
-
-    seen.clear()
-    ocr = reader.ocrs[0]
-    monkeypatch.setattr(ocr, "crop_variants", ("plate",))  # as a plate recogniser declares its crops
-    reader.read_boxes(frame, [(box, 0.9)])
-    assert seen == [("plate", box)]
 
 
 def test_blank_frame_has_no_plate(reader: PlateReader) -> None:
