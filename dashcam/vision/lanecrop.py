@@ -64,10 +64,14 @@ def compose(frame: np.ndarray, side: int) -> tuple[np.ndarray, Layout]:
     cw, ch = side / crop_scale, band / crop_scale  # the crop in frame pixels
     x0 = (w - cw) / 2
     y0 = min(max(0.0, HORIZON * h - ch / 2), max(0.0, h - ch))
-    canvas = np.full((side, side, 3), PAD, dtype=np.uint8)
+    # both parts resized straight into the canvas, only the gap between them painted: this runs on every
+    # frame the heavy stage decodes
+    canvas = np.empty((side, side, 3), dtype=np.uint8)
+    canvas[band:top] = PAD
+    canvas[top + top_h :] = PAD
     crop = frame[int(y0) : int(y0 + ch), int(x0) : int(x0 + cw)]
-    canvas[:band] = cv2.resize(crop, (side, band), interpolation=cv2.INTER_LINEAR)
-    canvas[top : top + top_h] = cv2.resize(frame, (side, top_h), interpolation=cv2.INTER_LINEAR)
+    cv2.resize(crop, (side, band), dst=canvas[:band], interpolation=cv2.INTER_LINEAR)
+    cv2.resize(frame, (side, top_h), dst=canvas[top : top + top_h], interpolation=cv2.INTER_LINEAR)
     return canvas, Layout(scale, band, top, x0, y0, x0 + cw, y0 + ch, crop_scale)
 
 
