@@ -6,6 +6,7 @@ import importlib.util
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,10 +43,9 @@ def _edits(a: str, b: str) -> int:
     return row[-1]
 
 
-@pytest.mark.parametrize("constrained", [True, False], ids=["constrained", "rapidocr-text"])
-def test_rapidocr_reads_real_plates(plates: list[dict[str, str]], constrained: bool) -> None:
-    ocr = build_ocr(RapidOcrConfig(constrained=constrained))
-    ocr.load()
+def _read_gt_crops(ocr: Any, plates: list[dict[str, str]]) -> tuple[list, list, list, float, float, float]:  # type: ignore[type-arg]
+    """20 ground-truth plate crops read in one call: rows, crops, results, ms per crop, exact and
+    within-one-edit rates."""
     rows = sample(plates, 20)
     crops = []
     for row in rows:
@@ -57,6 +57,14 @@ def test_rapidocr_reads_real_plates(plates: list[dict[str, str]], constrained: b
     read = [_plate_text(r.text) for r in results]
     exact = sum(t == row["plate"] for t, row in zip(read, rows, strict=True)) / len(rows)
     near = sum(_edits(t, row["plate"]) <= 1 for t, row in zip(read, rows, strict=True)) / len(rows)
+    return rows, crops, results, ms, exact, near
+
+
+@pytest.mark.parametrize("constrained", [True, False], ids=["constrained", "rapidocr-text"])
+def test_rapidocr_reads_real_plates(plates: list[dict[str, str]], constrained: bool) -> None:
+    ocr = build_ocr(RapidOcrConfig(constrained=constrained))
+    ocr.load()
+    rows, crops, results, ms, exact, near = _read_gt_crops(ocr, plates)
     print(
         f"\nrapidocr ({'constrained' if constrained else 'own text'}) on {len(rows)} plate crops: exact {exact:.2f}, "
         f"within one edit {near:.2f}, {ms:.0f} ms per crop"
@@ -140,17 +148,7 @@ def test_easyocr_reads_real_plates_constrained(
 ) -> None:
     """english_g2 with real weights on the ground-truth crops: plate characters in capitals, each with its
     probabilities (EasyOCR's own text is lower case half the time and has no per-character scores)."""
-    rows = sample(plates, 20)
-    crops = []
-    for row in rows:
-        x1, y1, x2, y2 = gt_box(row)
-        crops.append(cv2.imread(row["path"])[y1:y2, x1:x2])
-    start = time.perf_counter()
-    results = easyocr_backend.read(crops)
-    ms = (time.perf_counter() - start) * 1000 / len(crops)
-    read = [_plate_text(r.text) for r in results]
-    exact = sum(t == row["plate"] for t, row in zip(read, rows, strict=True)) / len(rows)
-    near = sum(_edits(t, row["plate"]) <= 1 for t, row in zip(read, rows, strict=True)) / len(rows)
+    rows, crops, results, ms, exact, near = _read_gt_crops(easyocr_backend, plates)
     print(f"\neasyocr (constrained) on {len(rows)} plate crops: exact {exact:.2f}, within one edit {near:.2f}, "
           f"{ms:.0f} ms per crop")  # fmt: skip
     assert exact >= EASYOCR_EXACT_FLOOR and near >= EASYOCR_NEAR_FLOOR
