@@ -135,9 +135,8 @@ def bench_search(args: argparse.Namespace) -> int:
         warm_os_cache(f"sqlite:///{enc}")
         sessions = {name: Session(e) for name, e in engines.items()}
         times: dict[tuple[str, str], list[float]] = {}
-        cpu: dict[
-            tuple[str, str], list[float]
-        ] = {}  # the query's own CPU time: waiting for a core is not in it
+        # the query's own CPU time: waiting for a core is not in it
+        cpu: dict[tuple[str, str], list[float]] = {}
         try:
             for qname, make in makers.items():
                 for _ in range(5):  # the page caches and statement caches of both

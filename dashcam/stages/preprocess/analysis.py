@@ -24,6 +24,7 @@ from dashcam.config import DetectionSection
 from dashcam.stages.keys import STAGE_VERSIONS
 from dashcam.video.decode import Frame, VideoError, prefetch
 from dashcam.video.gop import Gop, GopReader
+from dashcam.vision import lanecrop
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def detect_samples(
     29-39 px tall in a 1280 x 720 drive, are 15-20 px in a 640 px sample, too small for the detector);
     otherwise two wide samples go through one call."""
     if lane_crop:
-        return [_detect_lane(detector, img) for img in images]
+        return lanecrop.detector(detector.detect, PAIR_SIDE)(list(images))
     if len(images) != 2 or any(i.shape[1] < PAIR_MIN_ASPECT * i.shape[0] for i in images):
         return [detector.detect([img])[0] for img in images]
     half = PAIR_SIDE // 2
@@ -153,15 +154,6 @@ def detect_samples(
         y1, y2 = (min(max(v - top, 0.0), half) for v in (d.y1, d.y2))
         out[k].append(replace(d, x1=d.x1 * fx, x2=d.x2 * fx, y1=y1 * fy, y2=y2 * fy))
     return out
-
-
-def _detect_lane(detector: CoarseDetector, image: np.ndarray) -> list[Any]:
-    from dashcam.vision import lanecrop
-
-    if not lanecrop.fits(image.shape, PAIR_SIDE):
-        return detector.detect([image])[0]
-    canvas, layout = lanecrop.compose(image, PAIR_SIDE)
-    return lanecrop.split(detector.detect([canvas])[0], layout, image.shape)
 
 
 @dataclass
