@@ -25,6 +25,12 @@ def test_letterbox_pads_evenly_and_maps_boxes_back() -> None:
     assert back[0].tolist() == pytest.approx([200, 200, 400, 400])
 
 
+def test_an_input_already_the_models_size_passes_through_uncopied() -> None:
+    canvas = np.zeros((640, 640, 3), np.uint8)  # the lane-crop canvas
+    img, box = yd.letterbox(canvas, (640, 640))
+    assert img is canvas and (box.scale, box.pad_x, box.pad_y) == (1.0, 0.0, 0.0)
+
+
 def test_to_frame_clips_to_the_frame() -> None:
     box = yd.Letterbox(scale=1.0, pad_x=0, pad_y=10)
     back = box.to_frame(np.array([[-5, 0, 700, 500]], np.float32), (480, 640, 3))
