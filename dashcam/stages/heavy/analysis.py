@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ import numpy as np
 
 from dashcam.stages.heavy.sighting_join import fill_gaps, fold, join_dropouts
 from dashcam.stages.heavy.votes import add_votes, class_scores, sighting_plate, top_label
-from dashcam.video.decode import VideoError, iter_frames, prefetch
+from dashcam.video.decode import Frame, VideoError, iter_frames, prefetch
 from dashcam.vision.plate_evidence import evidence, sharpness
 from dashcam.vision.reid import SignatureSum, signature
 from dashcam.vision.tracking import ByteTracker, Track, label_group
@@ -436,28 +436,23 @@ def process_clip(
             start_conf=start_conf,
         )
         clip_buf: list[tuple[float, bytes]] = []
-        next_clip_t = w_start
         try:
             t_dec = time.perf_counter()
             # two batches ahead: the next batch is decoded while the detector (the GPU) runs this one
             ahead = max(DECODE_AHEAD, 2 * batch_size)
             frames = prefetch(
-                iter_frames(path, start=w_start, end=w_end, fps=fps, threads=decoding.threads),
+                _with_clip_frames(
+                    iter_frames(path, start=w_start, end=w_end, fps=fps, threads=decoding.threads),
+                    w_start,
+                    clip_step,
+                ),
                 ahead,
                 nice=decoding.nice,
             )
-            for fi, frame in enumerate(frames):
+            for fi, (frame, clip_jpeg) in enumerate(frames):
                 timings["decode"] += time.perf_counter() - t_dec
-                if frame.t + 1e-6 >= next_clip_t:
-                    h, w = frame.image.shape[:2]
-                    size = (CLIP_WIDTH, int(h * CLIP_WIDTH / w) // 2 * 2)
-                    clip_buf.append(
-                        (
-                            frame.t,
-                            _jpeg(cv2.resize(frame.image, size, interpolation=cv2.INTER_LINEAR), quality=80),
-                        )
-                    )
-                    next_clip_t = frame.t + clip_step * 0.999
+                if clip_jpeg is not None:
+                    clip_buf.append((frame.t, clip_jpeg))
                 win.add(fi, frame.t, frame.image, batch_size)
                 decoded.append(round(frame.t, 3))
                 if on_frame:
@@ -486,6 +481,26 @@ def process_clip(
     return HeavyOutput(
         sightings, frames_done, len(windows), error, {k: round(v, 3) for k, v in timings.items()}, edges
     )
+
+
+def _with_clip_frames(
+    frames: Iterator[Frame], start: float, step: float
+) -> Iterator[tuple[Frame, bytes | None]]:
+    """Each frame with its sighting-clip JPEG (``CLIP_WIDTH`` wide), one every ``step`` seconds from
+    ``start``: made in the decoding thread, beside the decoding, not in the detector's way."""
+    next_t = start
+    try:
+        for frame in frames:
+            jpeg = None
+            if frame.t + 1e-6 >= next_t:
+                h, w = frame.image.shape[:2]
+                size = (CLIP_WIDTH, int(h * CLIP_WIDTH / w) // 2 * 2)
+                jpeg = _jpeg(cv2.resize(frame.image, size, interpolation=cv2.INTER_LINEAR), quality=80)
+                next_t = frame.t + step * 0.999
+            yield frame, jpeg
+    finally:
+        if isinstance(frames, Generator):  # the decoder's file closed now, not when collected
+            frames.close()
 
 
 def bridge(windows: Sequence[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
