@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from nicegui import run
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dashcam.config import Config, load_config
-from dashcam.db.session import ensure_schema, get_engine, make_engine, session_scope
+from dashcam.db.session import ensure_schema, get_engine, session_scope
 from dashcam.settings import read_env
 from dashcam.storage import Storage
 
@@ -57,11 +56,9 @@ def init(config: Config | None = None) -> UiState:
 
 
 def _engine(config: Config, url: str) -> Engine:
-    """The UI's engine. A SQLite file gets a fresh connection per request: a pooled connection could keep an
-    old read snapshot of the WAL (seen: an account deleted by `dashcam ui --delete-user` kept its open session,
-    a renamed clip kept its old download name), and the UI must see what other processes committed."""
-    if make_url(url).get_backend_name() == "sqlite":
-        return make_engine(url, config=config, poolclass=NullPool)
+    """The UI's engine: pooled, so a request finds SQLite's page cache (and SQLCipher's decrypted pages)
+    warm. A pooled connection never keeps an old read snapshot (:func:`dashcam.db.session.make_engine`
+    closes what a request left open), so the UI sees what other processes committed."""
     return get_engine(config, url=url)
 
 

@@ -65,16 +65,20 @@ def sqlcipher() -> Any:
 
 def _key_connection(dbapi: Any, conn: Any, key: Key | None, path: Path) -> None:
     """Give a new connection its key and prove it opens the file (SQLCipher checks on the first read)."""
-    conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is ours to report, once, not SQLCipher's
+    # a wrong key is ours to report, once, not SQLCipher's (plain SQLite ignores a pragma it does not know)
+    conn.execute("PRAGMA cipher_log_level = NONE")
     if key is not None:
         conn.execute(f'PRAGMA key = "{key.sqlcipher_pragma()}"')
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except dbapi.DatabaseError as exc:
         conn.close()
-        if "not a database" in str(exc):
-            raise DatabaseKeyError(wrong_key(path, key)) from None
-        raise
+        if "not a database" not in str(exc):
+            raise
+        # only now, with no connection of this process open on it, is the file's header read directly
+        if key is not None and file_state(path) == "plain":
+            raise DatabaseKeyError(not_encrypted(path, key)) from None
+        raise DatabaseKeyError(wrong_key(path, key)) from None
 
 
 def wrong_key(path: Path, key: Key | None) -> str:
@@ -91,22 +95,23 @@ def not_encrypted(path: Path, key: Key) -> str:
 
 
 def opener(path: Path, key: Key | None) -> Callable[..., Any]:
-    """A ``do_connect`` listener: checks the file against the key, and opens keyed connections itself."""
+    """A ``do_connect`` listener: opens each connection, keyed or not, and proves the key fits the file.
+
+    It never opens the database file itself. POSIX locks belong to the process, and closing any descriptor
+    of the file drops every lock the process's SQLite connections hold on it: another process closing its
+    last connection would then take itself for the last one and delete the WAL, and this process's pooled
+    connections would go on reading the deleted one, never seeing another commit (seen: the web UI kept an
+    account deleted from the CLI, and a clip's old name).
+    """
 
     def do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        state = file_state(path)
-        if key is None:
-            if state == "encrypted":
-                raise DatabaseKeyError(wrong_key(path, None))
-            return None  # SQLAlchemy opens it as usual
-        if state == "plain":
-            raise DatabaseKeyError(not_encrypted(path, key))
         conn = dialect.loaded_dbapi.connect(*cargs, **cparams)
         _key_connection(dialect.loaded_dbapi, conn, key, path)
-        # every page read from the file is decrypted and its HMAC checked (~10 us a page here, against a copy
-        # from the OS cache for a plain file): a connection keeps more of them decrypted than SQLite's 2 MiB
-        # default, filled only as pages are read
-        conn.execute(f"PRAGMA cache_size = -{KEYED_CACHE_KIB}")
+        if key is not None:
+            # every page read from the file is decrypted and its HMAC checked (~10 us a page here, against a
+            # copy from the OS cache for a plain file): a connection keeps more of them decrypted than
+            # SQLite's 2 MiB default, filled only as pages are read
+            conn.execute(f"PRAGMA cache_size = -{KEYED_CACHE_KIB}")
         return conn
 
     return do_connect

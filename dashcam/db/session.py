@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,6 +40,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     from dashcam.search.pattern import regexp
 
     dbapi_conn.create_function("regexp", 2, regexp, deterministic=True)
+
+
+def _remember_cursor(conn: Any, cursor: Any, *_args: Any) -> None:
+    conn.connection.info.setdefault("cursors", weakref.WeakSet()).add(cursor)
+
+
+def _close_cursors(_dbapi_conn: Any, record: Any) -> None:
+    """Close what is left of the cursors of a connection going back to the pool. A cursor whose rows were
+    not all read keeps its statement running, and with it a read snapshot of the WAL: Python's sqlite3
+    (3.11+) does not reset statements on rollback, and there is no transaction for SQLAlchemy's reset to
+    end. The next user of the pooled connection would not see what others committed since (an account
+    deleted from the CLI kept its web session)."""
+    for cursor in list(record.info.pop("cursors", ())):
+        with contextlib.suppress(Exception):
+            cursor.close()
 
 
 def sqlite_key(url: str, config: Config | None = None) -> Key | None:
@@ -78,6 +95,8 @@ def _sqlite_engine(url: str, key: Key | None, **kwargs: Any) -> Engine:
     if path is not None:
         event.listen(engine, "do_connect", cipher.opener(path, key))
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "after_cursor_execute", _remember_cursor)
+    event.listen(engine, "checkin", _close_cursors)
     return engine
 
 

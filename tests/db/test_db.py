@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
@@ -162,3 +165,77 @@ def test_a_clip_is_claimed_by_one_attempt_at_a_time(engine) -> None:
         assert (run.status, run.attempts, run.owner, run.lease_until) == ("done", 2, "worker-b", None)
         # finished work is free again (a rerun may claim it)
         assert crud.claim_stage(session=s, owner="worker-c", **claim)
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "sqlcipher"])
+def test_a_pooled_connection_sees_what_others_committed_after_a_read_left_unfinished(
+    tmp_path: Path, keyed: bool
+) -> None:
+    """A result whose rows were not all read keeps a read snapshot open on its connection; back in the
+    pool, the connection must not hand that old snapshot to its next user."""
+    from sqlalchemy.pool import QueuePool
+
+    from dashcam.config import load_config
+    from dashcam.settings import Settings
+
+    env = {"DASHCAM_DB_KEY": secrets.token_urlsafe(32)} if keyed else {}
+    config = load_config(Settings.from_env(env))
+    url = f"sqlite:///{tmp_path / 'dashcam.db'}"
+    engine = make_engine(url, config=config, poolclass=QueuePool, pool_size=1, max_overflow=0)
+    writer = make_engine(url, config=config, poolclass=QueuePool)  # another process, as far as SQLite knows
+    with engine.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        c.exec_driver_sql("INSERT INTO t VALUES (1), (2), (3)")
+    with engine.connect() as c:
+        unfinished = c.exec_driver_sql("SELECT x FROM t")
+        assert unfinished.fetchone() == (1,)  # the rest is never read, and the result is still held
+    with writer.begin() as c:
+        c.exec_driver_sql("INSERT INTO t VALUES (4)")
+    with engine.connect() as c:  # the same pooled connection
+        assert c.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 4
+    assert unfinished is not None
+    engine.dispose()
+    writer.dispose()
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "sqlcipher"])
+def test_opening_another_connection_keeps_the_process_locks_so_others_commits_are_seen(
+    tmp_path: Path, keyed: bool
+) -> None:
+    """POSIX locks belong to the process: a new connection that opened and closed the database file on
+    its own would drop the locks of the connections already open. Another process closing its last
+    connection would then delete the WAL under them, and they would never see a commit again."""
+    import subprocess
+    import sys
+
+    from sqlalchemy.pool import QueuePool
+
+    from dashcam.config import load_config
+    from dashcam.settings import Settings
+
+    env = {"DASHCAM_DB_KEY": secrets.token_urlsafe(32)} if keyed else {}
+    config = load_config(Settings.from_env(env))
+    db = tmp_path / "dashcam.db"
+    url = f"sqlite:///{db}"
+    engine = make_engine(url, config=config, poolclass=QueuePool, pool_size=2)
+    with engine.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        c.exec_driver_sql("INSERT INTO t VALUES (1)")
+    with engine.connect() as a, engine.connect() as b:  # the second opens while the first is open
+        assert a.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
+        assert b.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
+    writer = (
+        "import sys\nfrom dashcam.config import load_config\nfrom dashcam.db.session import make_engine\n"
+        "e = make_engine(sys.argv[1], config=load_config())\n"
+        "with e.begin() as c:\n    c.exec_driver_sql('INSERT INTO t VALUES (2)')\ne.dispose()\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DASHCAM_")}
+    done = subprocess.run(
+        [sys.executable, "-c", writer, url], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(f"{db}-wal").exists()  # this process's connections are still open on it
+    with engine.connect() as a, engine.connect() as b:  # the pooled connections, as they were
+        assert a.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
+        assert b.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
+    engine.dispose()
