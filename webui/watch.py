@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from nicegui import app, ui
@@ -12,6 +13,8 @@ from dashcam.db.models import Sighting, WatchlistEntry
 from dashcam.search import watchlist_matches
 from dashcam.search.index import effective_plate
 from webui import state
+
+log = logging.getLogger(__name__)
 
 SCAN = 500
 """At most this many of the newest sightings are checked per look (a first visit, a big import)."""
@@ -49,6 +52,7 @@ async def notify_new() -> None:
     after = int(app.storage.user.get("watch_last_id", 0))
     newest, notices = await state.db(new_matches, after_id=after)
     app.storage.user["watch_last_id"] = newest
+    log.debug("watchlist: this browser has seen sightings up to %d (%d new hits)", newest, len(notices))
     for n in notices[:3]:
         ui.notify(
             f"Watchlist: {n.plate} ({', '.join(n.names)}) seen — sighting {n.sighting_id}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from nicegui.testing import User
 
@@ -105,7 +107,8 @@ async def test_pin_keeps_the_clip(user: User, ids: dict[str, int]) -> None:
         assert session.get(Clip, ids["clip_front"]).pinned  # type: ignore[union-attr]
 
 
-async def test_watchlist_notice(user: User, ids: dict[str, int]) -> None:
+async def test_watchlist_notice(user: User, ids: dict[str, int], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="webui.watch")
     await login(user, "/plates")
     user.find(marker="watch-name").type("Neighbour's van")
     user.find(marker="watch-pattern").type("AB12CDF")
@@ -113,7 +116,11 @@ async def test_watchlist_notice(user: User, ids: dict[str, int]) -> None:
     user.find(marker="watch-edits").elements.pop().set_value(1)
     user.find(marker="watch-add").click()
     await user.should_see("Neighbour's van", retries=50)
+    caplog.clear()
     await user.open("/")
+    # the page looks for new hits just after it is shown: that look must be over before the sighting comes,
+    # or it would take the new sighting as already seen
+    await _eventually_logged(caplog, "has seen sightings up to")
     assert not any("Neighbour's van" in m for m in user.notify.messages)  # nothing new seen yet
 
     from sqlmodel import Session
@@ -140,6 +147,16 @@ async def test_watchlist_notice(user: User, ids: dict[str, int]) -> None:
     await _eventually(user, "Neighbour's van")
     await user.open(f"/sighting/{ids['one_edit']}")
     await user.should_see(marker="watchlist-banner")
+
+
+async def _eventually_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    import asyncio
+
+    for _ in range(100):
+        if any(text in r.getMessage() for r in caplog.records):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never logged {text!r}")
 
 
 async def _eventually(user: User, text: str) -> bool:
