@@ -50,8 +50,7 @@ def _close_cursors(_dbapi_conn: Any, record: Any) -> None:
     """Close what is left of the cursors of a connection going back to the pool. A cursor whose rows were
     not all read keeps its statement running, and with it a read snapshot of the WAL: Python's sqlite3
     (3.11+) does not reset statements on rollback, and there is no transaction for SQLAlchemy's reset to
-    end. The next user of the pooled connection would not see what others committed since (an account
-    deleted from the CLI kept its web session)."""
+    end. The next user of the pooled connection would not see what others committed since."""
     for cursor in list(record.info.pop("cursors", ())):
         with contextlib.suppress(Exception):
             cursor.close()
