@@ -80,13 +80,13 @@ def main() -> None:
             batch_size=args.batch,
             conf=section.vehicle_conf,
             low_conf=section.vehicle_low_conf,
-            decoding=heavy.decoding(on_gpu=False),
+            decode_threads=heavy.decode_threads(on_gpu=False),
         )
         return time.perf_counter() - t, out
 
     def decode_pass() -> float:
         t = time.perf_counter()
-        for _ in iter_frames(clip, fps=args.fps, threads=heavy.decoding(on_gpu=False).threads):
+        for _ in iter_frames(clip, fps=args.fps, threads=heavy.decode_threads(on_gpu=False)):
             pass
         return time.perf_counter() - t
 
@@ -113,7 +113,7 @@ def main() -> None:
         batch_size=args.batch,
         conf=section.vehicle_conf,
         low_conf=section.vehicle_low_conf,
-        decoding=heavy.decoding(on_gpu=False),
+        decode_threads=heavy.decode_threads(on_gpu=False),
     )
     stage_plates = time.perf_counter() - t
     n = out.frames

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import queue
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,14 +198,9 @@ def iter_frames(
         container.close()
 
 
-def prefetch(items: Iterator[T], depth: int, *, nice: int = 0) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
     """The same frames in the same order, decoded by a thread ahead of the consumer (decoding and the
-    detectors release the GIL, so they overlap); an error comes out where it happened in the sequence.
-
-    ``nice`` > 0 lowers the decoding thread's priority (Linux: per thread). Where the consumer's own threads
-    fill every core, the decoder then takes the gaps between their bursts instead of taking a core from
-    one of them mid-burst (a detector's worker threads wait for the slowest); when the consumer runs out
-    of frames and waits, the decoder gets the cores back."""
+    detectors release the GIL, so they overlap); an error comes out where it happened in the sequence."""
     if depth <= 0:
         yield from items
         return
@@ -214,9 +208,6 @@ def prefetch(items: Iterator[T], depth: int, *, nice: int = 0) -> Iterator[T]:
     stop = threading.Event()
 
     def produce() -> None:
-        if nice > 0 and sys.platform == "linux":
-            with contextlib.suppress(OSError):  # a lower priority is always allowed; never fatal
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         try:
             for item in items:
                 while not stop.is_set():

@@ -369,21 +369,12 @@ class _Window:
         return out
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """How the heavy stage decodes beside its detector: the decoder's own threads (0: FFmpeg's choice,
-    frame threads on every core) and the decoding thread's ``nice`` (:func:`dashcam.video.decode.prefetch`)."""
-
-    threads: int = 0
-    nice: int = 0
-
-
-def decoding(on_gpu: bool) -> Decoding:
-    """On a CPU the detector's threads already fill every core: one decoding thread, below their priority,
-    so it runs in the gaps between inferences instead of stalling one (the stage 8 % faster on bench/heavy.py's
-    clip, 12 of 12 paired passes; FFmpeg's frame threads would add ~20 % decoding CPU for nothing). A GPU
-    waits on decoding, so there it gets every core at full priority."""
-    return Decoding() if on_gpu else Decoding(threads=1, nice=19)
+def decode_threads(on_gpu: bool) -> int:
+    """The decoder's own threads in the heavy stage (0: FFmpeg's choice, frame threads on every core). On a
+    CPU the detector's threads already fill every core and the decoder runs beside them in its own thread:
+    frame threads would only add their cost (~20 % more decoding CPU on a 960x540 H.264 clip). A GPU waits
+    on decoding, so there it gets them all."""
+    return 0 if on_gpu else 1
 
 
 def process_clip(
@@ -401,7 +392,7 @@ def process_clip(
     low_conf: float | None = None,
     start_conf: float | None = None,
     bridge_s: float = 0.0,
-    decoding: Decoding = Decoding(),
+    decode_threads: int = 0,
 ) -> HeavyOutput:
     """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done.
 
@@ -410,8 +401,8 @@ def process_clip(
     ``conf``: a track becomes a sighting once a box this confident joins it; ``low_conf``: weaker boxes
     are ignored (``detect`` must keep boxes down to it); ``start_conf``: a box starts a track from here.
     Tracks of one vehicle broken by a dropout or a gap between windows are joined (:mod:`dashcam.stages.heavy.track_join`);
-    windows less than ``bridge_s`` apart are looked at as one (:func:`bridge`). ``decoding``: see
-    :func:`decoding`.
+    windows less than ``bridge_s`` apart are looked at as one (:func:`bridge`). ``decode_threads``: see
+    :func:`decode_threads`.
     """
     path = Path(path)
     windows = bridge(windows, bridge_s)
@@ -442,12 +433,11 @@ def process_clip(
             ahead = max(DECODE_AHEAD, 2 * batch_size)
             frames = prefetch(
                 _with_clip_frames(
-                    iter_frames(path, start=w_start, end=w_end, fps=fps, threads=decoding.threads),
+                    iter_frames(path, start=w_start, end=w_end, fps=fps, threads=decode_threads),
                     w_start,
                     clip_step,
                 ),
                 ahead,
-                nice=decoding.nice,
             )
             for fi, (frame, clip_jpeg) in enumerate(frames):
                 timings["decode"] += time.perf_counter() - t_dec

@@ -236,7 +236,7 @@ def run_heavy(
                 conf=g.detection.vehicle_conf,
                 low_conf=g.detection.vehicle_low_conf,
                 bridge_s=g.detection.window_bridge_s,
-                decoding=heavy.decoding(on_gpu=ctx.config.device.gpu is not None),
+                decode_threads=heavy.decode_threads(on_gpu=ctx.config.device.gpu is not None),
                 on_frame=_share_done(windows, on_progress) if on_progress else None,
             )
         except VideoError as exc:
