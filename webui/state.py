@@ -45,7 +45,8 @@ def init(config: Config | None = None) -> UiState:
     tile = (read_env().ui_tile_url or g.webui.tile_url).strip()
     _state = UiState(
         config=config,
-        engine=_engine(config, url),
+        # pooled: a request finds SQLite's page cache (and SQLCipher's decrypted pages) warm
+        engine=get_engine(config, url=url),
         storage=Storage(config),
         tile_url="" if tile.lower() == "none" else tile,
         confusions=dict(g.plates.confusions),
@@ -53,13 +54,6 @@ def init(config: Config | None = None) -> UiState:
         prefect_ui_url=g.prefect.ui_url,
     )
     return _state
-
-
-def _engine(config: Config, url: str) -> Engine:
-    """The UI's engine: pooled, so a request finds SQLite's page cache (and SQLCipher's decrypted pages)
-    warm. A pooled connection never keeps an old read snapshot (:func:`dashcam.db.session.make_engine`
-    closes what a request left open), so the UI sees what other processes committed."""
-    return get_engine(config, url=url)
 
 
 def get() -> UiState:

@@ -75,7 +75,7 @@ def _key_connection(dbapi: Any, conn: Any, key: Key | None, path: Path) -> None:
         conn.close()
         if "not a database" not in str(exc):
             raise
-        # only now, with no connection of this process open on it, is the file's header read directly
+        # the file's header is read directly only here, where the connection has failed anyway
         if key is not None and file_state(path) == "plain":
             raise DatabaseKeyError(not_encrypted(path, key)) from None
         raise DatabaseKeyError(wrong_key(path, key)) from None

@@ -46,9 +46,9 @@ def letterbox(frame: np.ndarray, size: tuple[int, int], color: int = 114) -> tup
     scale = min(th / h, tw / w)
     nh, nw = round(h * scale), round(w * scale)
     resized = frame if (nh, nw) == (h, w) else cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    top, left = (th - nh) // 2, (tw - nw) // 2
-    if (nh, nw) == (th, tw):  # already the input's size (the lane-crop canvas): no copy
+    if (nh, nw) == (th, tw):  # nothing to pad (the lane-crop canvas): no copy
         return resized, Letterbox(scale=scale, pad_x=0.0, pad_y=0.0)
+    top, left = (th - nh) // 2, (tw - nw) // 2
     out = cv2.copyMakeBorder(
         resized, top, th - nh - top, left, tw - nw - left, cv2.BORDER_CONSTANT, value=(color, color, color)
     )

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dashcam.stages.heavy.record import VIDEO_VARIANTS, VideoPlateReader
 from dashcam.stages.heavy.votes import sighting_plate
 from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig, VisionConfig
 from dashcam.vision.plate_evidence import EVIDENCE_TIER, EvidencedRead, evidence, sharpness, track_plate
@@ -20,7 +21,6 @@ from dashcam.vision.plates import PlateReader, PlateReaderOptions
 from tests.support import models_dir, run_dashcam, testdata_file, user_env
 
 pytestmark = pytest.mark.slow
-VIDEO_VARIANTS = ("band", "band_narrow", "band_clahe")  # what the heavy stage reads per plate box
 FORMATS = {
     "us": [("US", r"^[A-NP-Z0-9]{2,8}$")],
     "eu": [("SK", r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$"), ("CZ", r"^[0-9][A-Z][0-9A-Z][0-9]{4}$")],
@@ -28,38 +28,25 @@ FORMATS = {
 
 
 @pytest.fixture(scope="module")
-def readers() -> tuple[Any, PlateReader, PlateReader]:
-    """The heavy stage's vehicle detector and its two plate readers (vehicle crops; the whole frame)."""
+def readers() -> tuple[Any, VideoPlateReader]:
+    """The heavy stage's vehicle detector and its plate reader (vehicle crops; the whole frame)."""
     from dashcam.vision.defaults import vehicle_detector
     from dashcam.vision.detectors import build_detector
 
     det = build_detector(vehicle_detector(VisionConfig(), models_dir=models_dir()), models_dir=models_dir())
     det.load()
-    crops = PlateReader.from_config(
-        OnnxDetectorConfig(num_threads=2),
-        RapidOcrConfig(),
-        options=PlateReaderOptions(
-            full_frame_with_vehicles=False, tile_fallback=False, variants=VIDEO_VARIANTS
-        ),
-        models_dir=models_dir(),
+    reader = VideoPlateReader.load(
+        OnnxDetectorConfig(num_threads=2), RapidOcrConfig(), None, models_dir=models_dir()
     )
-    crops.load()
-    whole = PlateReader(
-        crops.detector,
-        crops.ocrs,
-        crops.rules,
-        PlateReaderOptions(tile_fallback=True, variants=VIDEO_VARIANTS, unread_tiles=None),
-        min_score=crops.min_score,
-    )
-    return det, crops, whole
+    return det, reader
 
 
 def test_a_drive_whose_plates_are_soft_while_far_carries_the_sharp_reads(
-    readers: tuple[Any, PlateReader, PlateReader], tmp_path: Path
+    readers: tuple[Any, VideoPlateReader], tmp_path: Path
 ) -> None:
     from dashcam.stages.heavy import analysis as heavy
 
-    det, crops, whole = readers
+    det, reader = readers
     clip = tmp_path / "drive.mp4"
     made = run_dashcam(
         ["synth", str(clip), "--seconds", "16", "--fps", "15", "--size", "1280x720",
@@ -71,12 +58,9 @@ def test_a_drive_whose_plates_are_soft_while_far_carries_the_sharp_reads(
     assert truth["far_blur"] == 1.8
     legible = {p["text"] for p in truth["plates"] if p["ever_legible"]}
 
-    def read(frame: np.ndarray, boxes: list, skip_inside: Any = (), tiles: bool | None = None) -> list:
-        if boxes:
-            return crops.read_image(frame, boxes)
-        return whole.read_image(frame, [], skip_inside=skip_inside, tiles=tiles)
-
-    out = heavy.process_clip(clip, [(0.0, truth["seconds"])], detect=det.detect, read_plates=read, fps=10)
+    out = heavy.process_clip(
+        clip, [(0.0, truth["seconds"])], detect=det.detect, read_plates=reader.read_image, fps=10
+    )
     read_plates = {s.track_id: sighting_plate(s.reads).text for s in out.sightings if s.reads}
     assert legible <= set(read_plates.values()), read_plates
     misread = 0
@@ -112,13 +96,13 @@ def plates() -> list[dict[str, str]]:
 
 
 def test_real_photos_degraded_like_video_keep_the_read_of_the_best_frame(
-    readers: tuple[Any, PlateReader, PlateReader], plates: list[dict[str, str]]
+    readers: tuple[Any, VideoPlateReader], plates: list[dict[str, str]]
 ) -> None:
     """Every 12th photo of each set, shown as a track of four frames: three degraded like video (a third to a
     half of the size, blurred, JPEG 40-50) and the photo itself. The track's plate must be the read of the
     best frame, and reading the degraded frames too must not cost plates against reading the photo alone."""
-    _, reader, _ = readers
-    reader = PlateReader(reader.detector, reader.ocrs, options=PlateReaderOptions(variants=VIDEO_VARIANTS))
+    crops = readers[1].crops
+    reader = PlateReader(crops.detector, crops.ocrs, options=PlateReaderOptions(variants=VIDEO_VARIANTS))
     n = same_as_best = photo_right = track_right = old_right = 0
     for name in ("us", "eu"):
         reader.rules = PlateRules.build(formats=FORMATS[name])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 from nicegui.testing import User
@@ -149,24 +150,26 @@ async def test_watchlist_notice(user: User, ids: dict[str, int], caplog: pytest.
     await user.should_see(marker="watchlist-banner")
 
 
-async def _eventually_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+async def _until(done: Callable[[], bool], tries: int) -> bool:
+    """Whether ``done()`` comes true within ``tries`` looks 0.1 s apart."""
     import asyncio
 
-    for _ in range(100):
-        if any(text in r.getMessage() for r in caplog.records):
-            return
+    for _ in range(tries):
+        if done():
+            return True
         await asyncio.sleep(0.1)
-    raise AssertionError(f"never logged {text!r}")
+    return False
+
+
+async def _eventually_logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    if not await _until(lambda: any(text in r.getMessage() for r in caplog.records), 100):
+        raise AssertionError(f"never logged {text!r}")
 
 
 async def _eventually(user: User, text: str) -> bool:
-    import asyncio
-
-    for _ in range(50):
-        if any(text in m for m in user.notify.messages):
-            return True
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no notice with {text!r}: {user.notify.messages}")
+    if not await _until(lambda: any(text in m for m in user.notify.messages), 50):
+        raise AssertionError(f"no notice with {text!r}: {user.notify.messages}")
+    return True
 
 
 async def test_plates_page_lists_plates(user: User) -> None:

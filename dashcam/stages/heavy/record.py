@@ -92,6 +92,10 @@ def on_device(ctx: StageContext, cfg: Any) -> Any:
     )
 
 
+# video: many frames of each plate are voted on, so three crop variants per read are enough
+VIDEO_VARIANTS = ("band", "band_narrow", "band_clahe")
+
+
 def plate_reader(ctx: StageContext) -> Any:
     """The plate reader, in video mode: vehicle crops are searched closely, the full frame now and then."""
     g = ctx.config.global_config
@@ -100,17 +104,35 @@ def plate_reader(ctx: StageContext) -> Any:
         return None
     ocr_cfgs = [on_device(ctx, o) for o in g.vision.ocrs]
     from dashcam.vision.plate_text import PlateRules
-    from dashcam.vision.plates import PlateReader, PlateReaderOptions
 
     def make() -> Any:
-        # video: many frames of each plate are voted on, so three crop variants per read are enough
-        variants = ("band", "band_narrow", "band_clahe")
+        return VideoPlateReader.load(
+            det_cfg, ocr_cfgs, PlateRules.from_section(g.plates), models_dir=ctx.models_dir
+        )
+
+    ocrs = ",".join(o.model_dump_json() for o in ocr_cfgs)
+    key = f"plates:{det_cfg.model_dump_json()}:[{ocrs}]:{g.plates.model_dump_json()}"
+    return ctx.cached(key, make)
+
+
+class VideoPlateReader:
+    """Plates inside the given vehicle boxes, or on the whole frame when none are given (with ``tiles``,
+    searched tile by tile when the whole frame at the detector's size shows none)."""
+
+    def __init__(self, crops: Any, whole: Any):
+        self.crops, self.whole = crops, whole
+
+    @classmethod
+    def load(cls, det_cfg: Any, ocr_cfgs: Any, rules: Any, *, models_dir: Any) -> VideoPlateReader:
+        """Both readers, loaded, sharing one plate detector and one set of recognisers."""
+        from dashcam.vision.plates import PlateReader, PlateReaderOptions
+
         crops = PlateReader.from_config(
             det_cfg,
             ocr_cfgs,
-            PlateRules.from_section(g.plates),
-            PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False, variants=variants),
-            models_dir=ctx.models_dir,
+            rules,
+            PlateReaderOptions(full_frame_with_vehicles=False, tile_fallback=False, variants=VIDEO_VARIANTS),
+            models_dir=models_dir,
         )
         crops.load()
         # the whole-frame pass (plates whose vehicle was missed) tiles the frame: far plates are a few
@@ -120,22 +142,10 @@ def plate_reader(ctx: StageContext) -> Any:
             crops.ocrs,
             crops.rules,
             # most frames have no plate to read: no second search in small tiles on each of them
-            PlateReaderOptions(tile_fallback=True, variants=variants, unread_tiles=None),
+            PlateReaderOptions(tile_fallback=True, variants=VIDEO_VARIANTS, unread_tiles=None),
             min_score=crops.min_score,
         )
-        return _VideoPlateReader(crops, whole)
-
-    ocrs = ",".join(o.model_dump_json() for o in ocr_cfgs)
-    key = f"plates:{det_cfg.model_dump_json()}:[{ocrs}]:{g.plates.model_dump_json()}"
-    return ctx.cached(key, make)
-
-
-class _VideoPlateReader:
-    """Plates inside the given vehicle boxes, or on the whole frame when none are given (with ``tiles``,
-    searched tile by tile when the whole frame at the detector's size shows none)."""
-
-    def __init__(self, crops: Any, whole: Any):
-        self.crops, self.whole = crops, whole
+        return cls(crops, whole)
 
     def read_image(
         self, frame: Any, vehicle_boxes: Any = None, skip_inside: Any = (), tiles: bool | None = None
@@ -419,22 +429,14 @@ def _put(area: Any, h: str, name: str, data: bytes, kind: str, mime: str) -> dic
 
     key = clip_key(h, name)
     area.write_bytes(key, data)
-    return {
-        "kind": kind,
-        "key": key,
-        "mime": mime,
-        "size_bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
+    return _media_row(key, kind, mime, len(data), hashlib.sha256(data).hexdigest())
 
 
 def _put_file(area: Any, h: str, name: str, src: Path, kind: str, mime: str) -> dict[str, Any]:
     key = clip_key(h, name)
     area.put_file(key, src)
-    return {
-        "kind": kind,
-        "key": key,
-        "mime": mime,
-        "size_bytes": src.stat().st_size,
-        "sha256": file_digest(src),
-    }
+    return _media_row(key, kind, mime, src.stat().st_size, file_digest(src))
+
+
+def _media_row(key: str, kind: str, mime: str, size: int, sha256: str) -> dict[str, Any]:
+    return {"kind": kind, "key": key, "mime": mime, "size_bytes": size, "sha256": sha256}
