@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 from rapidfuzz import process  # noqa: E402
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
@@ -128,9 +129,28 @@ class World:
         return self.place(spread_km=1.0, around=self.rng.choice(self.hotspots))
 
 
+def track_json(gen: Any, t: float) -> tuple[str, str]:
+    """A sighting's boxes and colour signature as the heavy stage writes them: a box a frame at 10 fps for a
+    log-normal time in view (median 4 s, mean ~5.5 s, one in twenty over 14 s), six numbers rounded as the
+    stage rounds them; 96 histogram shares to 5 decimals."""
+    n = int(min(1200, max(3, gen.lognormal(math.log(40), 0.8))))
+    box = np.array([t, gen.uniform(0, 1700), gen.uniform(300, 700), 0, 0])
+    box[3], box[4] = box[1] + gen.uniform(30, 300), box[2] + gen.uniform(20, 200)
+    drift = np.cumsum(gen.normal(0, 2.0, (n, 5)), axis=0)
+    drift[:, 0] = np.arange(n) * 0.1
+    rows = np.empty((n, 6))
+    rows[:, :5] = box + drift
+    rows[:, 0] = rows[:, 0].round(3)
+    rows[:, 1:5] = rows[:, 1:5].round(1)
+    rows[:, 5] = gen.uniform(0.1, 0.95, n).round(3)
+    sig = gen.dirichlet(np.ones(96)).round(5)
+    return json.dumps(rows.tolist()), json.dumps(sig.tolist())
+
+
 def fill(engine: Engine, world: World, rows: int) -> dict[str, int]:
-    """Bulk-insert clips, sightings and plate reads; returns row counts."""
+    """Bulk-insert clips, sightings (with their boxes and signatures) and plate reads; returns row counts."""
     rng = world.rng
+    gen = np.random.default_rng(7)  # the tracks' own: the world's queries stay those of a fill without them
     pg = engine.dialect.name == "postgresql"
     per_clip = 20
     n_clips = math.ceil(rows / per_clip)
@@ -141,7 +161,7 @@ def fill(engine: Engine, world: World, rows: int) -> dict[str, int]:
         # SQLite keeps DateTime as text in SQLAlchemy's format; PostgreSQL takes the datetime
         return dt if pg else dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    clips, sightings, reads = [], [], []
+    clips, sightings, reads, starts = [], [], [], []
     clip_start = {}
     for c in range(1, n_clips + 1):
         start = T0 + timedelta(seconds=rng.randrange(SPAN_S))
@@ -187,33 +207,48 @@ def fill(engine: Engine, world: World, rows: int) -> dict[str, int]:
                 for k in range(rng.randint(1, 3)):
                     rid += 1
                     reads.append((rid, sid, c, t + 0.2 * k, plate, plate, key, conf, ts(when), lat, lon))
+            starts.append((sid, t))
             sightings.append(
                 (sid, c, track, label, 0.8, t, t + 2, t + 1, ts(when), lat, lon, plate, key, conf, 10)
             )
+
     cols = {
         "clip": "id, content_hash, file_name, channel, kind, protected, pinned, size_bytes, gps_points, "
         "recorded_at, created_at, updated_at, duration_s",
         "sighting": "id, clip_id, track_id, label, score, first_s, last_s, best_s, time_utc, lat, lon, "
         "plate_text, plate_key, plate_confidence, frames",
         "plate_read": "id, sighting_id, clip_id, t, text_raw, text, plate_key, confidence, time_utc, lat, lon",
+        "sighting_track": "sighting_id, boxes, signature",
     }
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        for table, data in (("clip", clips), ("sighting", sightings), ("plate_read", reads)):
+        # the tracks are made as they are written: all of them at once would hold gigabytes
+        tracks = ((sid, *track_json(gen, t)) for sid, t in starts)
+        for table, data in (
+            ("clip", clips),
+            ("sighting", sightings),
+            ("plate_read", reads),
+            ("sighting_track", tracks),
+        ):
             if pg:
                 with cur.copy(f"COPY {table} ({cols[table]}) FROM STDIN") as copy:  # type: ignore[attr-defined]
                     for row in data:
                         copy.write_row(row)
             else:
-                marks = ", ".join("?" * len(data[0]))
+                marks = ", ".join("?" * len(cols[table].split(",")))
                 cur.executemany(f"INSERT INTO {table} ({cols[table]}) VALUES ({marks})", data)
         if pg:
             cur.execute("SELECT setval('sighting_id_seq', (SELECT max(id) FROM sighting))")
         raw.commit()
     finally:
         raw.close()
-    return {"clips": len(clips), "sightings": len(sightings), "plate_reads": len(reads)}
+    return {
+        "clips": len(clips),
+        "sightings": len(sightings),
+        "plate_reads": len(reads),
+        "tracks": len(starts),
+    }
 
 
 def fill_indexed(engine: Engine, world: World, rows: int) -> None:
@@ -351,7 +386,8 @@ def filled(url: str, rows: int, db: Path) -> bool:
         with engine.connect() as c:
             n = c.execute(text("SELECT count(*) FROM sighting")).scalar_one()
             plates = c.execute(text("SELECT count(*) FROM plate")).scalar_one()
-        return n == rows and plates > 0
+            tracks = c.execute(text("SELECT count(*) FROM sighting_track")).scalar_one()
+        return n == rows == tracks and plates > 0
     except Exception:  # no tables yet
         return False
     finally:

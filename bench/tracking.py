@@ -191,8 +191,8 @@ def read_sightings(data_dir: Path, starts: dict[str, float]) -> list[Found]:
     cols = {r[1] for r in con.execute("PRAGMA table_info(sighting)")}
     extra = ", ".join(c for c in ("continues_id", "merged_from") if c in cols)
     rows = con.execute(
-        "SELECT s.id, s.label, s.boxes, c.file_name" + (f", {extra}" if extra else "") + " FROM sighting s "
-        "JOIN clip c ON c.id = s.clip_id"
+        "SELECT s.id, s.label, t.boxes, c.file_name" + (f", {extra}" if extra else "") + " FROM sighting s "
+        "JOIN clip c ON c.id = s.clip_id LEFT JOIN sighting_track t ON t.sighting_id = s.id"
     ).fetchall()
     out = []
     for r in rows:

@@ -157,6 +157,25 @@ class Window(SQLModel, table=True):
 # ---------------------------------------------------------------- sightings and plates
 
 
+PLATE_COVER = (
+    "plate_text",
+    "plate_confidence",
+    "time_utc",
+    "id",
+    "clip_id",
+    "label",
+    "score",
+    "plate_corrected",
+    "lat",
+    "lon",
+    "best_s",
+    "first_s",
+    "last_s",
+    "time_local",
+)
+"""The columns of ix_sighting_plate_cover: what a search hit shows of a sighting (dashcam.search.query)."""
+
+
 class Sighting(SQLModel, table=True):
     """One tracked object in one clip: first/last time, best frame, a box per frame."""
 
@@ -175,6 +194,15 @@ class Sighting(SQLModel, table=True):
         # 1/500 degree latitude bands, then longitude: a map query seeks a few narrow strips instead of
         # scanning a whole band of latitude around the globe (dashcam.search, 0003)
         Index("ix_sighting_lat_band", text("CAST(lat * 500 AS INTEGER)"), "lon", "lat", "time_utc"),
+        # a plate search reads its hits from this index alone, a few pages in a row, instead of a page per
+        # hit from the table (each decrypted under SQLCipher, each a seek on a disk): every column a hit
+        # shows, the plate first (0013)
+        Index(
+            "ix_sighting_plate_cover",
+            *PLATE_COVER,
+            sqlite_where=text("plate_text IS NOT NULL"),
+            postgresql_where=text("plate_text IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     clip_id: int = _fk("clip.id", index=False)
@@ -185,10 +213,7 @@ class Sighting(SQLModel, table=True):
     last_s: float
     best_s: float
     best_box: list[float] | None = Field(default=None, sa_column=Column(JSON))
-    boxes: list[list[float]] | None = Field(
-        default=None, sa_column=Column(JSON), description="[t, x1, y1, x2, y2, score] per frame"
-    )
-    frames: int = 0
+    frames: int = Field(default=0, description="boxes in its SightingTrack")
     time_utc: datetime | None = _ts(index=True)
     time_local: str | None = Field(
         default=None,
@@ -202,9 +227,7 @@ class Sighting(SQLModel, table=True):
     lon: float | None = None
     speed_kmh: float | None = None
     heading: float | None = None
-    plate_text: str | None = Field(
-        default=None, max_length=16, index=True, description="consensus of the reads"
-    )
+    plate_text: str | None = Field(default=None, max_length=16, description="consensus of the reads")
     plate_key: str | None = Field(
         default=None, max_length=16, index=True, description="plate with OCR confusions folded"
     )
@@ -220,9 +243,6 @@ class Sighting(SQLModel, table=True):
     parts: list[list[float]] | None = Field(
         default=None, sa_column=Column(JSON), description="[first_s, last_s] of each track joined in"
     )
-    signature: list[float] | None = Field(
-        default=None, sa_column=Column(JSON), description="colour signature (dashcam.vision.reid)"
-    )
     continues_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("sighting.id", ondelete="SET NULL"), nullable=True, index=True),
@@ -232,6 +252,28 @@ class Sighting(SQLModel, table=True):
         default=None,
         sa_column=Column(JSON),
         description="each class's share of the detector's confidence-weighted class scores over the track (0010)",
+    )
+
+
+class SightingTrack(SQLModel, table=True):
+    """A sighting's box on each frame and its colour signature, kept apart from the sighting's row (0012).
+
+    Only the joins across the files of a drive, a user's split of a join and the scoring read them. A search
+    reads sighting rows by the hundred, and with a box per frame inside (about 45 bytes each, ten a second)
+    a sighting filled a 4 KiB page or more on its own, instead of sharing one with some thirty others.
+    """
+
+    __tablename__ = "sighting_track"
+    sighting_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sighting.id", ondelete="CASCADE"), primary_key=True)
+    )
+    boxes: list[list[float]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="[t, x1, y1, x2, y2, score] per frame (score 0: a box drawn over a gap)",
+    )
+    signature: list[float] | None = Field(
+        default=None, sa_column=Column(JSON), description="colour signature (dashcam.vision.reid)"
     )
 
 

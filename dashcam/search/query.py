@@ -20,10 +20,11 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    union_all,
 )
 from sqlmodel import Session, col
 
-from dashcam.db.models import Clip, Media, Plate, PlateVariant, Sighting
+from dashcam.db.models import PLATE_COVER, Clip, Media, Plate, PlateVariant, Sighting
 from dashcam.db.session import time_limit
 from dashcam.gps.track import distance_m
 from dashcam.localtime import local_bound
@@ -105,12 +106,29 @@ TIME_LIMIT_S = 10.0
 # sends literal values as parameters either way).
 
 
-_THUMB = (
-    select(col(Media.id))
-    .where(col(Media.sighting_id) == col(Sighting.id), col(Media.kind) == "thumbnail")
-    .order_by(col(Media.id))
-    .limit(1)
-)
+def _inline(name: str, value: int | None = None) -> BindParameter[int]:
+    """A LIMIT or OFFSET written into the SQL text, not bound. SQLite 3.4x and later read a bound LIMIT's
+    value while preparing, so every new binding throws the prepared statement away and prepares it
+    again (~0.1 ms for a search's page query, more than its SQL on a warm cache); as text, the driver's
+    statement cache keeps one prepared statement per page size and offset."""
+    return bindparam(name, value, type_=Integer, literal_execute=True)
+
+
+def _thumb(sighting_id: Any) -> tuple[Any, Any]:
+    """The id and key of the first thumbnail of ``sighting_id`` (a column of the outer query)."""
+    q = (
+        select(col(Media.id))
+        .where(col(Media.sighting_id) == sighting_id, col(Media.kind) == "thumbnail")
+        .order_by(col(Media.id))
+        .limit(_inline("one", 1))
+        .offset(_inline("zero", 0))
+    )
+    return (
+        q.scalar_subquery().label("thumb_id"),
+        q.with_only_columns(col(Media.key)).scalar_subquery().label("thumb_key"),
+    )
+
+
 _HIT_COLUMNS = (
     col(Sighting.id),
     col(Sighting.clip_id),
@@ -131,8 +149,7 @@ _HIT_COLUMNS = (
     col(Clip.protected),
     col(Sighting.time_local),
     col(Clip.utc_offset_s),
-    _THUMB.scalar_subquery().label("thumb_id"),
-    _THUMB.with_only_columns(col(Media.key)).scalar_subquery().label("thumb_key"),
+    *_thumb(col(Sighting.id)),
 )
 """A hit's columns, in the order :func:`_hit_dicts` unpacks them."""
 _HITS = TypeAdapter(list[SearchHit])
@@ -237,19 +254,82 @@ def _where_sql(shape: _Shape) -> tuple[list[ColumnElement[bool]], list[ColumnEle
     return where, clip_where
 
 
+def _rank(shape: _Shape, plate: Any) -> Any:
+    """The candidate's rank (:rt0, :rt1, ... hold the texts), or None for a single candidate: equal
+    (tier, distance) share a rank so that confidence, then time, orders them."""
+    if not shape.levels:
+        return None
+    return case(
+        *[(bindparam(f"rt{i}"), level) for i, level in enumerate(shape.levels)],
+        value=plate,
+        else_=max(shape.levels) + 1,
+    )
+
+
+def _plate_page(shape: _Shape) -> Any:
+    """The page query of a search by candidate plate texts, from ix_sighting_plate_cover alone.
+
+    The two ways a sighting shows a plate (a user's correction; else the OCR's consensus, the common case)
+    are two branches, so that each reads an index: an OR of the two makes SQLite gather row ids and read
+    every hit's row from the table. The clip and the thumbnail are looked up for the page only.
+    """
+    where, clip_where = _where_sql(replace(shape, plates=False))
+    texts: BindParameter[Any] = bindparam("texts", expanding=True)
+    covered = [getattr(Sighting, name) for name in PLATE_COVER]
+    hits = union_all(
+        select(*covered).where(col(Sighting.plate_corrected).in_(texts), *where),
+        select(*covered).where(
+            col(Sighting.plate_text).in_(texts), col(Sighting.plate_corrected).is_(None), *where
+        ),
+    ).subquery("hit")
+    rank = _rank(shape, func.coalesce(hits.c.plate_corrected, hits.c.plate_text))
+    keys: list[Any] = list(hits.c)
+    if rank is not None:
+        keys.append(rank.label("rank"))
+    if shape.inline:
+        keys.append(func.count().over().label("n_total"))
+    page = select(*keys).select_from(hits)
+    if clip_where:
+        page = page.join(Clip, col(Clip.id) == hits.c.clip_id).where(*clip_where)
+    page = page.order_by(*_order(True, rank, hits.c.plate_confidence, hits.c.time_utc, hits.c.id))
+    ids = page.offset(_inline("offset")).limit(_inline("limit")).subquery()
+    c = ids.c
+    outer: list[Any] = [
+        c.id, c.clip_id, c.label, c.score, c.plate_text, c.plate_corrected, c.plate_confidence, c.time_utc,
+        c.lat, c.lon, c.best_s, c.first_s, c.last_s, col(Clip.file_name), col(Clip.channel), col(Clip.kind),
+        col(Clip.protected), c.time_local, col(Clip.utc_offset_s), *_thumb(c.id),
+    ]  # fmt: skip
+    if shape.inline:
+        outer.append(c.n_total)
+    return (
+        select(*outer)
+        .join(Clip, col(Clip.id) == c.clip_id)
+        .order_by(*_order(True, c.rank if rank is not None else None, c.plate_confidence, c.time_utc, c.id))
+    )
+
+
 @lru_cache(maxsize=512)
 def _statements(shape: _Shape) -> _Statements:
     where, clip_where = _where_sql(shape)
-    rank: Any = None
-    if shape.levels:
-        # equal (tier, distance) share a rank so that confidence, then time, orders them
-        rank = case(
-            *[(bindparam(f"rt{i}"), level) for i, level in enumerate(shape.levels)],
-            value=effective_plate(),
-            else_=max(shape.levels) + 1,
-        )
-    # the ids of the page first (filters and sort keys only, which the indexes cover), the page's
-    # columns and clip after: a dense map area sorts thousands of index entries, not table rows
+    # by candidate texts: every hit from ix_sighting_plate_cover; else (a pattern, a map area, a label) the
+    # ids of the page first and its rows after
+    stmt = (
+        _plate_page(shape)
+        if shape.plates and not shape.pattern
+        else _two_phase_page(shape, where, clip_where)
+    )
+    count = None
+    if not shape.inline:
+        count = select(func.count()).select_from(Sighting).where(*where)
+        if clip_where:
+            count = count.join(Clip, col(Clip.id) == col(Sighting.clip_id)).where(*clip_where)
+    return _Statements(page=stmt, count=count)
+
+
+def _two_phase_page(shape: _Shape, where: list[Any], clip_where: list[Any]) -> Any:
+    """The ids of the page first (filters and sort keys only, which the indexes cover), the page's columns
+    and clip after: a dense map area sorts thousands of index entries, not table rows."""
+    rank = _rank(shape, effective_plate())
     keys: list[Any] = [col(Sighting.id).label("sid"), col(Sighting.time_utc)]
     if shape.by_plate:
         keys.append(col(Sighting.plate_confidence))  # map queries then sort within the covering index
@@ -265,9 +345,9 @@ def _statements(shape: _Shape) -> _Statements:
             shape.by_plate, rank, col(Sighting.plate_confidence), col(Sighting.time_utc), col(Sighting.id)
         )
     )
-    ids = page.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)).subquery()
+    ids = page.offset(_inline("offset")).limit(_inline("limit")).subquery()
     outer: list[Any] = [*_HIT_COLUMNS, ids.c.n_total] if shape.inline else list(_HIT_COLUMNS)
-    stmt = (
+    return (
         select(*outer)
         .join(ids, ids.c.sid == col(Sighting.id))
         .join(Clip, col(Clip.id) == col(Sighting.clip_id))
@@ -281,12 +361,6 @@ def _statements(shape: _Shape) -> _Statements:
             )
         )
     )
-    count = None
-    if not shape.inline:
-        count = select(func.count()).select_from(Sighting).where(*where)
-        if clip_where:
-            count = count.join(Clip, col(Clip.id) == col(Sighting.clip_id)).where(*clip_where)
-    return _Statements(page=stmt, count=count)
 
 
 def search(

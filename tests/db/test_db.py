@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from dashcam.db import crud
-from dashcam.db.models import Clip, GpsPoint, StageRun
+from dashcam.db.models import PLATE_COVER, Clip, GpsPoint, Sighting, SightingTrack, StageRun
 from dashcam.db.session import current_revision, downgrade, head_revision, make_engine, session_scope, upgrade
 
 TABLES = {"clip", "stage_run", "gps_point", "window", "sighting", "plate_read", "media", "watchlist"}
@@ -26,7 +26,7 @@ def test_migration_up_and_down(db_url: str) -> None:
     insp = inspect(engine)
     assert set(insp.get_table_names()) >= TABLES
     indexed = {tuple(ix["column_names"]) for ix in insp.get_indexes("sighting")}
-    assert ("plate_text",) in indexed and ("lat", "lon") in indexed and ("label", "time_utc") in indexed
+    assert PLATE_COVER in indexed and ("lat", "lon") in indexed and ("label", "time_utc") in indexed
     engine.dispose()
     downgrade(db_url, "base")
     engine = make_engine(db_url)
@@ -38,7 +38,7 @@ def test_migration_up_and_down(db_url: str) -> None:
 
 def test_migration_0011_adds_and_removes_the_track_columns(db_url: str) -> None:
     new = {"merged_from", "parts", "signature", "continues_id"}
-    upgrade(db_url)
+    upgrade(db_url, "0011")
     engine = make_engine(db_url)
     cols = {c["name"] for c in inspect(engine).get_columns("sighting")}
     fks = {tuple(fk["constrained_columns"]) for fk in inspect(engine).get_foreign_keys("sighting")}
@@ -51,6 +51,79 @@ def test_migration_0011_adds_and_removes_the_track_columns(db_url: str) -> None:
     # SQLite's copy of the table on the way down keeps the index 0009 made
     assert "ix_sighting_time_local" in {ix["name"] for ix in inspect(engine).get_indexes("sighting")}
     engine.dispose()
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+
+
+def test_migration_0012_moves_the_boxes_out_of_the_sighting_row_and_back(db_url: str) -> None:
+    """A database with sightings written before 0012 keeps every box and signature: in sighting_track on
+    the way up (rows without boxes get an empty list), in the sighting row again on the way down; a
+    sighting deleted takes its boxes with it."""
+    import json
+
+    from sqlalchemy import text
+
+    boxes = [[0.5, 10.0, 20.0, 110.0, 90.0, 0.8], [0.6, 12.0, 20.0, 112.0, 90.0, 0.0]]
+    upgrade(db_url, "0011")
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:  # the clip table is the same at 0011 and at the head
+        clip, _ = crud.register_clip(session=s, content_hash=H1, file_name="a.MP4", size_bytes=1)
+    with engine.begin() as c:
+        ids = [
+            c.execute(
+                text(
+                    "INSERT INTO sighting (clip_id, track_id, label, score, first_s, last_s, best_s, frames, "
+                    "boxes, signature) VALUES (:c, :t, 'car', 0.8, 0.5, 0.6, 0.5, 2, :b, :s) RETURNING id"
+                ),
+                {"c": clip, "t": t, "b": b, "s": sig},
+            ).scalar_one()
+            for t, b, sig in ((1, json.dumps(boxes), json.dumps([0.25] * 4)), (2, None, None))
+        ]
+        c.execute(
+            text(
+                "INSERT INTO plate_read (sighting_id, clip_id, t, text_raw, text, plate_key, confidence) "
+                "VALUES (:s, :c, 0.5, 'AB12CDE', 'AB12CDE', 'AB12CDE', 0.9)"
+            ),
+            {"s": ids[0], "c": clip},
+        )
+    engine.dispose()
+    upgrade(db_url, "0012")
+    engine = make_engine(db_url)
+    insp = inspect(engine)
+    assert not {"boxes", "signature"} & {c["name"] for c in insp.get_columns("sighting")}
+    # SQLite copies the table: what points at a sighting stays, and so do its indexes (the expression
+    # index too, which SQLAlchemy's reflection skips: read from sqlite_master)
+    names = {ix["name"] for ix in insp.get_indexes("sighting")}
+    if db_url.startswith("sqlite"):
+        with engine.connect() as c:
+            names = set(
+                c.execute(text("SELECT name FROM sqlite_master WHERE tbl_name = 'sighting'")).scalars()
+            )
+    assert {"ix_sighting_lat_band", "ix_sighting_plate_corrected", "ix_sighting_plate_text"} <= names
+    with engine.begin() as c:
+        assert c.execute(text("SELECT sighting_id FROM plate_read")).scalars().all() == [ids[0]]
+        # the link to the previous file's sighting still lets go when that one is deleted (ON DELETE SET NULL)
+        c.execute(text("UPDATE sighting SET continues_id = :a WHERE id = :b"), {"a": ids[1], "b": ids[0]})
+        rows = c.execute(
+            text("SELECT sighting_id, boxes, signature FROM sighting_track ORDER BY sighting_id")
+        )
+        got = [(sid, json.loads(b) if isinstance(b, str) else b, s) for sid, b, s in rows]
+        assert [g[:2] for g in got] == [(ids[0], boxes), (ids[1], [])]
+        assert (json.loads(got[0][2]) if isinstance(got[0][2], str) else got[0][2]) == [0.25] * 4
+        c.execute(text("DELETE FROM sighting WHERE id = :i"), {"i": ids[1]})
+        assert c.execute(text("SELECT count(*) FROM sighting_track")).scalar_one() == 1
+        assert (
+            c.execute(text("SELECT continues_id FROM sighting WHERE id = :i"), {"i": ids[0]}).scalar() is None
+        )
+    engine.dispose()
+    downgrade(db_url, "0011")
+    engine = make_engine(db_url)
+    assert "sighting_track" not in inspect(engine).get_table_names()
+    with engine.connect() as c:
+        b, sig = c.execute(text("SELECT boxes, signature FROM sighting WHERE id = :i"), {"i": ids[0]}).one()
+    engine.dispose()
+    assert (json.loads(b) if isinstance(b, str) else b) == boxes
+    assert (json.loads(sig) if isinstance(sig, str) else sig) == [0.25] * 4
     upgrade(db_url)
     assert current_revision(db_url) == head_revision()
 
@@ -132,11 +205,18 @@ def test_deleting_a_clip_cascades(engine) -> None:
         cid, _ = crud.register_clip(session=s, content_hash=H1, file_name="x.MP4", size_bytes=1)
         crud.replace_gps_points(session=s, clip_id=cid, points=[{"t": 0.0, "lat": 1.0, "lon": 2.0}])
         crud.stage_started(session=s, clip_id=cid, stage="ingest", version="1")
+        sighting = Sighting(clip_id=cid, track_id=1, label="car", score=0.9, first_s=0, last_s=1, best_s=0)
+        s.add(sighting)
+        s.flush()
+        assert sighting.id is not None
+        s.add(SightingTrack(sighting_id=sighting.id, boxes=[[0.0, 1.0, 2.0, 3.0, 4.0, 0.9]]))
     with session_scope(engine) as s:
         s.delete(s.get(Clip, cid))
     with session_scope(engine) as s:
         assert crud.count_rows(session=s, model=GpsPoint) == 0
         assert crud.count_rows(session=s, model=StageRun) == 0
+        assert crud.count_rows(session=s, model=Sighting) == 0
+        assert crud.count_rows(session=s, model=SightingTrack) == 0
 
 
 def test_a_clip_is_claimed_by_one_attempt_at_a_time(engine) -> None:

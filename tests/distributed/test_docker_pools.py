@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dashcam.db.models import Clip, GpsPoint, Media, PlateRead, Sighting, Window
+from dashcam.db.models import Clip, GpsPoint, Media, PlateRead, Sighting, SightingTrack, Window
 from dashcam.procs import _pid_space
 from dashcam.testing import cluster, containers
 from dashcam.testing.cluster import Cluster
@@ -141,7 +141,7 @@ def _rows(d: Cluster, clip_id: int) -> dict[str, list[tuple[Any, ...]]]:
                 Sighting.last_s,
                 Sighting.best_s,
                 Sighting.best_box,
-                Sighting.boxes,
+                SightingTrack.boxes,
                 Sighting.frames,
                 Sighting.time_utc,
                 Sighting.lat,
@@ -149,6 +149,7 @@ def _rows(d: Cluster, clip_id: int) -> dict[str, list[tuple[Any, ...]]]:
                 Sighting.plate_text,
                 Sighting.plate_confidence,
             )
+            .outerjoin(SightingTrack, SightingTrack.sighting_id == Sighting.id)  # type: ignore[arg-type]
             .where(Sighting.clip_id == clip_id)
             .order_by(Sighting.track_id)
         ),

@@ -77,8 +77,8 @@ def test_cars_over_a_file_split_are_linked_and_never_merged(tmp_path: Path) -> N
     with engine.connect() as c:
         rows = c.execute(
             text(
-                "SELECT s.id, s.label, s.boxes, s.continues_id, c.file_name FROM sighting s "
-                "JOIN clip c ON c.id = s.clip_id"
+                "SELECT s.id, s.label, t.boxes, s.continues_id, c.file_name FROM sighting s "
+                "JOIN clip c ON c.id = s.clip_id JOIN sighting_track t ON t.sighting_id = s.id"
             )
         ).all()
     engine.dispose()

@@ -255,3 +255,31 @@ def test_watchlist(db) -> None:  # type: ignore[no-untyped-def]
     assert set(by_entry["pattern"]) == {"exact_hi", "exact_lo", "one_edit", "two_edits"}
     # AB12CDE and AB12CDF are one edit away alike: confidence orders them
     assert by_entry["edits"] == ["exact_hi", "one_edit", "exact_lo", "confused"]
+
+
+def test_a_plate_search_reads_its_hits_from_the_covering_index(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every column a hit shows comes from ix_sighting_plate_cover: SQLite's plan for the OCR branch says
+    COVERING INDEX, so a plate's hits are a few index pages in a row and not a table page each (each one
+    decrypted under SQLCipher). A column added to the hits but not to the index fails here."""
+    from sqlalchemy import event
+
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    seen: list[tuple[str, object]] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    with session_scope(engine) as s:
+        seed(s)
+    with session_scope(engine) as s:
+        seen.clear()
+        for q in (SearchQuery(plate="AB12CDE", confusions=False), SearchQuery(plate="AB12CDE", fuzzy=2)):
+            assert search(session=s, query=q).hits
+        pages = [(sql, params) for sql, params in seen if "UNION ALL" in sql]
+        assert len(pages) == 2
+        raw = s.connection().connection.dbapi_connection
+        for sql, params in pages:
+            plan = [r[3] for r in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
+            on_plate = [p for p in plan if "(plate_text=?)" in p]
+            assert on_plate and all("COVERING INDEX ix_sighting_plate_cover" in p for p in on_plate), plan
+            assert not any(p.startswith("SEARCH sighting USING INTEGER PRIMARY KEY") for p in plan), plan
+    engine.dispose()

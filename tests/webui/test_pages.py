@@ -262,14 +262,15 @@ async def test_a_path_in_the_request_never_reaches_the_file_system(
 async def test_a_joined_sighting_says_so_and_a_user_splits_it(user: User, ids: dict[str, int]) -> None:
     from sqlmodel import Session, select
 
-    from dashcam.db.models import Sighting
+    from dashcam.db.models import Sighting, SightingTrack
     from webui import state
 
     sid = ids["far"]
     with Session(state.get().engine) as session:
         s = session.get(Sighting, sid)
         assert s is not None
-        s.boxes = [[t, 100.0, 100.0, 220.0, 190.0, 0.7] for t in (1.0, 1.5, 2.0, 2.6, 3.0)]
+        boxes = [[t, 100.0, 100.0, 220.0, 190.0, 0.7] for t in (1.0, 1.5, 2.0, 2.6, 3.0)]
+        session.merge(SightingTrack(sighting_id=sid, boxes=boxes))
         s.merged_from, s.parts = 2, [[1.0, 2.0], [2.6, 3.0]]
         later = session.get(Sighting, ids["one_edit"])
         assert later is not None

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from dashcam.db.models import Clip, Sighting, StageRun
+from dashcam.db.models import Clip, Sighting, SightingTrack, StageRun
 from dashcam.stages.heavy.track_join import Tracklet, chains
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def link(
     on over the seam (two files of one name series may still be two drives)."""
     assert first.recorded_at is not None and second.recorded_at is not None and first.duration_s
     offset = (second.recorded_at - first.recorded_at).total_seconds()
-    old = [r.id for r in _rows(session, second.id)]
+    old = [r.id for r, _ in _rows(session, second.id)]
     if old:
         session.execute(
             update(Sighting)
@@ -82,14 +82,14 @@ def link(
         return 0
     ends = _rows(session, first.id, last_after=first.duration_s - EDGE_S)
     starts = _rows(session, second.id, first_before=EDGE_S)
-    tracks = [_tracklet(r, 0.0) for r in ends] + [_tracklet(r, offset) for r in starts]
+    tracks = [_tracklet(r, t, 0.0) for r, t in ends] + [_tracklet(r, t, offset) for r, t in starts]
     n_end = len(ends)
     if not ends or not starts:
         return 0
     joined = 0
     for chain in chains(tracks, barrier=lambda i, j: (i < n_end) == (j < n_end)):
         for i, j in zip(chain, chain[1:], strict=False):
-            prev, nxt = ends[i], starts[j - n_end]
+            prev, nxt = ends[i][0], starts[j - n_end][0]
             session.execute(update(Sighting).where(col(Sighting.id) == nxt.id).values(continues_id=prev.id))
             joined += 1
     return joined
@@ -142,17 +142,21 @@ def _rows(
     *,
     last_after: float | None = None,
     first_before: float | None = None,
-) -> list[Any]:
-    q = select(Sighting).where(col(Sighting.clip_id) == clip_id)
+) -> list[tuple[Sighting, SightingTrack]]:
+    q = (
+        select(Sighting, SightingTrack)
+        .join(SightingTrack, col(SightingTrack.sighting_id) == col(Sighting.id))
+        .where(col(Sighting.clip_id) == clip_id)
+    )
     if last_after is not None:
         q = q.where(col(Sighting.last_s) >= last_after)
     if first_before is not None:
         q = q.where(col(Sighting.first_s) <= first_before)
-    return [r for r in session.execute(q.order_by(col(Sighting.first_s))).scalars() if r.boxes]
+    return [(r, t) for r, t in session.execute(q.order_by(col(Sighting.first_s))).tuples() if t.boxes]
 
 
-def _tracklet(row: Sighting, offset: float) -> Tracklet:
-    boxes = [[b[0] + offset, *b[1:5]] for b in row.boxes or [] if len(b) >= 5 and (len(b) < 6 or b[5] > 0)]
+def _tracklet(row: Sighting, track: SightingTrack, offset: float) -> Tracklet:
+    boxes = [[b[0] + offset, *b[1:5]] for b in track.boxes if len(b) >= 5 and (len(b) < 6 or b[5] > 0)]
     if not boxes:  # only drawn boxes: keep them rather than nothing
-        boxes = [[b[0] + offset, *b[1:5]] for b in row.boxes or []]
-    return Tracklet(boxes, row.label, row.signature, row.plate_corrected or row.plate_text)
+        boxes = [[b[0] + offset, *b[1:5]] for b in track.boxes]
+    return Tracklet(boxes, row.label, track.signature, row.plate_corrected or row.plate_text)

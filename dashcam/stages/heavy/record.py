@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from dashcam.db.models import GpsPoint, Media, PlateRead, Sighting, utcnow
+from dashcam.db.models import GpsPoint, Media, PlateRead, Sighting, SightingTrack, utcnow
 from dashcam.db.session import session_scope
 from dashcam.files import file_digest
 from dashcam.gps import Fix, Track
@@ -272,7 +272,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
     g = ctx.config.global_config
     track = _track_of(ctx, clip.id)
     start_utc = track.start_utc or clip.recorded_at
-    rows: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    rows: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
     keep_keys: set[str] = set()
     scratch = Path(tempfile.mkdtemp(dir=ctx.storage.scratch_dir))
     n_plates = 0
@@ -324,7 +324,6 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "last_s": s.last_s,
                 "best_s": s.best_s,
                 "best_box": s.best_box,
-                "boxes": s.boxes,
                 "frames": len(s.boxes),
                 "time_utc": (
                     when := (
@@ -344,7 +343,6 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                 "plate_alternatives": plate.alternatives if plate else None,
                 "merged_from": s.merged_from,
                 "parts": s.parts or None,
-                "signature": s.signature,
                 "label_scores": label_shares(s.class_votes) or None,
             }
             reads = []
@@ -367,7 +365,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
                         "lon": rf.lon if rf else None,
                     }
                 )
-            rows.append((srow, reads, smedia))
+            rows.append((srow, {"boxes": s.boxes, "signature": s.signature}, reads, smedia))
     finally:
         for p in scratch.glob("*"):
             p.unlink(missing_ok=True)
@@ -386,7 +384,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
         sess.execute(delete(Media).where(Media.clip_id == clip.id, Media.sighting_id.is_not(None)))  # type: ignore[union-attr]
         sess.execute(delete(Sighting).where(Sighting.clip_id == clip.id))
         new_ids = []
-        for srow, reads, smedia in rows:
+        for srow, strack, reads, smedia in rows:
             # a user's correction survives a rerun: same track, overlapping in time
             srow["plate_corrected"] = next(
                 (
@@ -402,6 +400,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
             sid = sess.execute(
                 Sighting.__table__.insert().values(**srow).returning(Sighting.__table__.c.id)
             ).scalar_one()  # type: ignore[attr-defined]
+            sess.execute(SightingTrack.__table__.insert().values(**strack, sighting_id=sid))  # type: ignore[attr-defined]
             if reads:
                 sess.execute(PlateRead.__table__.insert(), [{**r, "sighting_id": sid} for r in reads])  # type: ignore[attr-defined]
             for m in smedia:
@@ -414,7 +413,7 @@ def _store(ctx: StageContext, clip: Any, res: heavy.HeavyOutput) -> int:
         # keep the fuzzy plate index current, for plates that came and went
         index_plates(session=sess, sighting_ids=new_ids, confusions=g.plates.confusions)
         gone = {t for o in old for t in (o.plate_text, o.plate_corrected) if t}
-        kept = {t for srow, _, _ in rows for t in (srow["plate_text"], srow["plate_corrected"]) if t}
+        kept = {t for srow, _, _, _ in rows for t in (srow["plate_text"], srow["plate_corrected"]) if t}
         if gone - kept:
             refresh_plates(session=sess, texts=gone - kept, confusions=g.plates.confusions)
     # media of sightings that no longer exist (a rerun that found fewer) go too

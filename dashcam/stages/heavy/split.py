@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
-from dashcam.db.models import Clip, GpsPoint, PlateRead, Sighting
+from dashcam.db.models import Clip, GpsPoint, PlateRead, Sighting, SightingTrack
 from dashcam.gps import Fix, Track
 from dashcam.search import index_plates, refresh_plates
 from dashcam.vision.plate_text import consensus, plate_key
@@ -45,8 +45,9 @@ def split_sighting(*, session: Session, sighting_id: int, confusions: Mapping[st
         raise SplitError(f"sighting {sighting_id} is one track: there is nothing to split")
     clip = session.get(Clip, s.clip_id)
     assert clip is not None
+    st = session.get(SightingTrack, sighting_id) or SightingTrack(sighting_id=sighting_id)
     boxes: list[list[list[float]]] = [[] for _ in parts]
-    for b in s.boxes or []:
+    for b in st.boxes:
         k = part_of(b[0], parts)
         if k is not None:
             boxes[k].append(b)
@@ -73,17 +74,17 @@ def split_sighting(*, session: Session, sighting_id: int, confusions: Mapping[st
             first_s=parts[k][0],
             last_s=parts[k][1],
             best_s=parts[k][0],
-            signature=s.signature,
         )
         session.add(row)
         rows.append(row)
     session.flush()
     for k, row in enumerate(rows):
+        assert row.id is not None
+        session.merge(SightingTrack(sighting_id=row.id, boxes=boxes[k], signature=st.signature))
         _fill(row, parts[k], boxes[k], track, clip)
         mine = [r for r in reads if part_of(r.t, parts) == k]
         _plate(row, mine, confusions)
         if k > 0:
-            assert row.id is not None
             ids.append(row.id)
             for r in mine:
                 r.sighting_id = row.id
@@ -111,9 +112,8 @@ def _track(session: Session, clip_id: int) -> Track:
 
 
 def _fill(row: Sighting, span: list[float], boxes: list[list[float]], track: Track, clip: Clip) -> None:
-    """A part's times, boxes, best frame and where the car was then."""
+    """A part's times, best frame and where the car was then (its boxes are its SightingTrack's)."""
     seen = [b for b in boxes if len(b) < 6 or b[5] > 0] or boxes
-    row.boxes = boxes
     row.frames = len(boxes)
     if seen:
         best = max(seen, key=lambda b: (b[5] if len(b) > 5 else 1.0) * math.sqrt(max(1.0, _area(b))))

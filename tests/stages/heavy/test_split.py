@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dashcam.db import crud
-from dashcam.db.models import Clip, GpsPoint, Plate, PlateRead, Sighting
+from dashcam.db.models import Clip, GpsPoint, Plate, PlateRead, Sighting, SightingTrack
 from dashcam.db.session import make_engine, session_scope, upgrade
 from dashcam.search import index_plates
 from dashcam.stages.heavy.links import link_neighbours
@@ -72,17 +72,21 @@ def test_a_wrong_join_splits_into_its_tracks(engine) -> None:  # type: ignore[no
         boxes = _boxes(2, 8, 100, 20) + _boxes(12, 29.9, 500, 5)
         joined = Sighting(
             clip_id=cid, track_id=1, label="car", score=0.6, first_s=2.0, last_s=29.9, best_s=5.0,
-            best_box=[160, 300, 264, 380], boxes=boxes, frames=len(boxes), plate_text="AB12CDE",
-            plate_key="AB12CDE", merged_from=2, parts=[[2.0, 8.0], [12.0, 29.9]], signature=RED,
+            best_box=[160, 300, 264, 380], frames=len(boxes), plate_text="AB12CDE",
+            plate_key="AB12CDE", merged_from=2, parts=[[2.0, 8.0], [12.0, 29.9]],
         )  # fmt: skip
         s.add(joined)
         s.flush()
         assert joined.id is not None
+        s.add(SightingTrack(sighting_id=joined.id, boxes=boxes, signature=RED))
         later = Sighting(
             clip_id=nxt, track_id=1, label="car", score=0.6, first_s=0.0, last_s=3.0, best_s=1.0,
-            boxes=_boxes(0, 3, 600, 5), frames=31, continues_id=joined.id,
+            frames=31, continues_id=joined.id,
         )  # fmt: skip
         s.add(later)
+        s.flush()
+        assert later.id is not None
+        s.add(SightingTrack(sighting_id=later.id, boxes=_boxes(0, 3, 600, 5)))
         for t in (3.0, 4.0, 5.0):
             s.add(_read(joined.id, cid, t, "AB12CDE"))
         for t in (15.0, 16.0, 20.0):
@@ -96,10 +100,15 @@ def test_a_wrong_join_splits_into_its_tracks(engine) -> None:  # type: ignore[no
     with session_scope(engine) as s:
         first, second = (s.get(Sighting, i) for i in ids)
         assert first is not None and second is not None
+        tracks = [s.get(SightingTrack, i) for i in ids]
+        assert tracks[0] is not None and tracks[1] is not None
+        assert tracks[0].signature == RED and tracks[1].signature == RED
         assert (first.first_s, first.last_s, first.merged_from, first.parts) == (2.0, 8.0, 1, None)
         assert (second.first_s, second.last_s) == (12.0, 29.9)
-        assert all(2.0 <= b[0] <= 8.0 for b in first.boxes or []) and first.frames == len(first.boxes or [])
-        assert all(12.0 <= b[0] <= 29.9 for b in second.boxes or [])
+        assert all(2.0 <= b[0] <= 8.0 for b in tracks[0].boxes) and first.frames == len(tracks[0].boxes) > 0
+        assert (
+            all(12.0 <= b[0] <= 29.9 for b in tracks[1].boxes) and second.frames == len(tracks[1].boxes) > 0
+        )
         assert first.plate_text == "AB12CDE" and second.plate_text == "XY34ZZZ"
         assert 12.0 <= second.best_s <= 29.9 and second.lat is not None
         assert (
@@ -131,13 +140,18 @@ def test_a_car_over_a_file_split_is_linked_and_a_new_drive_is_not(engine) -> Non
     with session_scope(engine) as s:
         a = _clip(s, "2024_0518_093000_000001F.MP4", T0, 1)
         b = _clip(s, "2024_0518_093030_000002F.MP4", T0 + timedelta(seconds=30), 2)
-        red_a = Sighting(clip_id=a, track_id=1, label="car", score=0.6, first_s=20, last_s=29.9, best_s=25,
-                         boxes=_boxes(20, 29.9, 100, 20), signature=RED)  # fmt: skip
-        red_b = Sighting(clip_id=b, track_id=1, label="car", score=0.6, first_s=0.0, last_s=5, best_s=1,
-                         boxes=_boxes(0.0, 5, 100 + 20 * 10.1, 20), signature=RED)  # fmt: skip
-        grey_b = Sighting(clip_id=b, track_id=2, label="car", score=0.6, first_s=0.0, last_s=5, best_s=1,
-                          boxes=_boxes(0.0, 5, 900, 0), signature=GREY)  # fmt: skip
+        red_a = Sighting(clip_id=a, track_id=1, label="car", score=0.6, first_s=20, last_s=29.9, best_s=25)
+        red_b = Sighting(clip_id=b, track_id=1, label="car", score=0.6, first_s=0.0, last_s=5, best_s=1)
+        grey_b = Sighting(clip_id=b, track_id=2, label="car", score=0.6, first_s=0.0, last_s=5, best_s=1)
         s.add_all([red_a, red_b, grey_b])
+        s.flush()
+        for row, boxes, look_of in (
+            (red_a, _boxes(20, 29.9, 100, 20), RED),
+            (red_b, _boxes(0.0, 5, 100 + 20 * 10.1, 20), RED),
+            (grey_b, _boxes(0.0, 5, 900, 0), GREY),
+        ):
+            assert row.id is not None
+            s.add(SightingTrack(sighting_id=row.id, boxes=boxes, signature=look_of))
         from dashcam.db.models import StageRun
 
         s.add(StageRun(clip_id=a, stage="heavy", version="5", status="done", stats={"edges": edges}))
