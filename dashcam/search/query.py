@@ -129,28 +129,17 @@ def _thumb(sighting_id: Any) -> tuple[Any, Any]:
     )
 
 
-_HIT_COLUMNS = (
-    col(Sighting.id),
-    col(Sighting.clip_id),
-    col(Sighting.label),
-    col(Sighting.score),
-    col(Sighting.plate_text),
-    col(Sighting.plate_corrected),
-    col(Sighting.plate_confidence),
-    col(Sighting.time_utc),
-    col(Sighting.lat),
-    col(Sighting.lon),
-    col(Sighting.best_s),
-    col(Sighting.first_s),
-    col(Sighting.last_s),
-    col(Clip.file_name),
-    col(Clip.channel),
-    col(Clip.kind),
-    col(Clip.protected),
-    col(Sighting.time_local),
-    col(Clip.utc_offset_s),
-    *_thumb(col(Sighting.id)),
-)
+def _hit_columns(s: Any) -> tuple[Any, ...]:
+    """A hit's columns, in the order :func:`_hit_dicts` unpacks them; ``s``: where the sighting's columns
+    come from (its table, or a subquery that carries them under the same names)."""
+    return (
+        s.id, s.clip_id, s.label, s.score, s.plate_text, s.plate_corrected, s.plate_confidence, s.time_utc,
+        s.lat, s.lon, s.best_s, s.first_s, s.last_s, col(Clip.file_name), col(Clip.channel), col(Clip.kind),
+        col(Clip.protected), s.time_local, col(Clip.utc_offset_s), *_thumb(s.id),
+    )  # fmt: skip
+
+
+_HIT_COLUMNS = _hit_columns(Sighting.__table__.c)  # type: ignore[attr-defined]
 """A hit's columns, in the order :func:`_hit_dicts` unpacks them."""
 _HITS = TypeAdapter(list[SearchHit])
 
@@ -294,11 +283,7 @@ def _plate_page(shape: _Shape) -> Any:
     page = page.order_by(*_order(True, rank, hits.c.plate_confidence, hits.c.time_utc, hits.c.id))
     ids = page.offset(_inline("offset")).limit(_inline("limit")).subquery()
     c = ids.c
-    outer: list[Any] = [
-        c.id, c.clip_id, c.label, c.score, c.plate_text, c.plate_corrected, c.plate_confidence, c.time_utc,
-        c.lat, c.lon, c.best_s, c.first_s, c.last_s, col(Clip.file_name), col(Clip.channel), col(Clip.kind),
-        col(Clip.protected), c.time_local, col(Clip.utc_offset_s), *_thumb(c.id),
-    ]  # fmt: skip
+    outer: list[Any] = list(_hit_columns(c))
     if shape.inline:
         outer.append(c.n_total)
     return (
