@@ -62,7 +62,8 @@ def main() -> None:
     clip = testdata() / "video" / "lanes" / "solidWhiteRight.mp4"
     dur = probe(clip).duration_s
     frames = [f.image for f in iter_frames(clip, fps=args.fps)]
-    threads = heavy.decode_threads(on_gpu=False)  # as the stage decodes on a CPU
+    setup = heavy.decode_setup(on_gpu=False)  # as the stage decodes on a CPU
+    heavy.share_cores(on_gpu=False)
 
     def bare_pass() -> float:
         t = time.perf_counter()
@@ -81,13 +82,13 @@ def main() -> None:
             batch_size=args.batch,
             conf=section.vehicle_conf,
             low_conf=section.vehicle_low_conf,
-            decode_threads=threads,
+            decode=setup,
         )
         return time.perf_counter() - t, out
 
     def decode_pass() -> float:
         t = time.perf_counter()
-        for _ in iter_frames(clip, fps=args.fps, threads=threads):
+        for _ in iter_frames(clip, fps=args.fps, threads=setup.threads):
             pass
         return time.perf_counter() - t
 
@@ -114,7 +115,7 @@ def main() -> None:
         batch_size=args.batch,
         conf=section.vehicle_conf,
         low_conf=section.vehicle_low_conf,
-        decode_threads=threads,
+        decode=setup,
     )
     stage_plates = time.perf_counter() - t
     n = out.frames

@@ -88,6 +88,7 @@ def _embedded_prefect_env() -> None:
 
 
 def main() -> None:
+    import faulthandler
     import logging
     import signal
 
@@ -101,6 +102,8 @@ def main() -> None:
         raise SystemExit(2) from None
     _embedded_prefect_env()
     signal.signal(signal.SIGTERM, on_sigterm)
+    # a command that seems stuck: `kill -USR1 PID` prints where each of its threads is, on its stderr
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     code: int | str | None = 0
     try:
         _main()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -198,9 +199,19 @@ def iter_frames(
         container.close()
 
 
-def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's niceness by ``nice`` (Linux keeps it per thread; elsewhere nothing)."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):  # a container that forbids it: the thread runs as it was
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+
+
+def prefetch(items: Iterator[T], depth: int, *, nice: int = 0) -> Iterator[T]:
     """The same frames in the same order, decoded by a thread ahead of the consumer (decoding and the
-    detectors release the GIL, so they overlap); an error comes out where it happened in the sequence."""
+    detectors release the GIL, so they overlap); an error comes out where it happened in the sequence.
+    ``nice``: that thread's niceness is raised by this much (:func:`lower_thread_priority`)."""
     if depth <= 0:
         yield from items
         return
@@ -208,6 +219,7 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
     stop = threading.Event()
 
     def produce() -> None:
+        lower_thread_priority(nice)
         try:
             for item in items:
                 while not stop.is_set():

@@ -195,3 +195,52 @@ def test_ingest_on_a_temporary_prefect_server(tmp_path: Path, home: Path, clips:
     assert res.stdout.strip().splitlines()[-1] == "1 clip(s) registered (1 new), 0 skipped, 0 failed"
     assert (data / "prefect" / "prefect.db").is_file()  # the run is recorded in Prefect's own database
     assert not (home / ".prefect").exists()
+
+
+def test_a_command_that_seems_stuck_says_where_it_is(tmp_path: Path, home: Path) -> None:
+    """`kill -USR1 PID` prints where each thread of a running command is, on its stderr, and the command
+    goes on: here one waiting on a camera that accepts the connection and never answers."""
+    import os
+    import select
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    from tests.support import dashcam_command
+
+    with socket.socket() as camera:
+        camera.bind(("127.0.0.1", 0))
+        camera.listen()
+        camera.settimeout(120)
+        proc = subprocess.Popen(
+            [dashcam_command(), "ingest", "--camera", f"http://127.0.0.1:{camera.getsockname()[1]}"],
+            cwd=tmp_path,
+            env=user_env(home, DASHCAM_DATA_DIR=str(tmp_path / "data")),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            conn, _ = camera.accept()  # the command asks the camera: well past its start-up
+            with conn:
+                os.kill(proc.pid, signal.SIGUSR1)
+                err = b""
+                deadline = time.monotonic() + 30
+                while b"Current thread" not in err or not err.endswith(b"\n"):
+                    assert time.monotonic() < deadline, err.decode(errors="replace")
+                    assert proc.poll() is None, f"the command ended on SIGUSR1: {err!r}"
+                    if select.select([proc.stderr], [], [], 1)[0]:
+                        err += os.read(proc.stderr.fileno(), 65536)  # type: ignore[union-attr]
+                # read what follows the current thread's header too
+                while select.select([proc.stderr], [], [], 0.5)[0]:
+                    chunk = os.read(proc.stderr.fileno(), 65536)  # type: ignore[union-attr]
+                    if not chunk:
+                        break
+                    err += chunk
+                assert proc.poll() is None  # it goes on
+        finally:
+            proc.kill()
+            proc.wait()
+    text = err.decode(errors="replace")
+    assert "most recent call first" in text
+    assert "dashcam/camera/" in text, text  # the frames of the thread asking the camera

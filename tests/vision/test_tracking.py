@@ -34,6 +34,64 @@ def test_an_unseen_receding_box_keeps_its_shape_and_stops() -> None:
     assert y2 - y1 >= 0.4 * h0, (seen, kf.box)
 
 
+def test_the_box_filter_is_the_eight_state_kalman_filter() -> None:
+    """Four (value, speed) filters give the numbers of the textbook 8-state filter they replace, step by
+    step, through seen, unseen and coasting frames (a receding, drifting car)."""
+    from dashcam.vision import tracking as t
+
+    f_ = np.eye(8) + np.eye(8, k=4)
+    h_ = np.eye(4, 8)
+    first = (500.0, 300.0, 700.0, 450.0)
+    m = t.to_xyah(first)
+    x = np.concatenate([m, np.zeros(4)])
+    p = np.diag(
+        np.square(
+            [2 * t.POS_NOISE * m[3]] * 2
+            + [1e-2, 2 * t.POS_NOISE * m[3]]
+            + [10 * t.VEL_NOISE * m[3]] * 2
+            + [1e-5, 10 * t.VEL_NOISE * m[3]]
+        )
+    )
+    kf = BoxFilter(first)
+    for i in range(1, 40):
+        seen, unseen, coast = i < 15 or i > 30, 15 < i <= 30, 20 < i <= 30
+        if coast:
+            x[4:] = 0.0
+        elif unseen:
+            x[6:] *= 0.5
+        hh = max(x[3], 1.0)
+        q = (
+            [t.POS_NOISE * hh] * 2
+            + [1e-2, t.POS_NOISE * hh]
+            + [t.VEL_NOISE * hh] * 2
+            + [1e-5, t.VEL_NOISE * hh]
+        )
+        x = f_ @ x
+        x[2], x[3] = min(max(x[2], 0.1), 10.0), max(x[3], 2.0)
+        p = f_ @ p @ f_.T + np.diag(np.square(q))
+        kf.predict(unseen=unseen, coast=coast)
+        if seen:
+            s = 0.97**i
+            cx, cy, w, h = 600 + 3 * i, 375 - 2 * i, 200 * s, 150 * s * (1 + 0.01 * (i % 3))
+            z = t.to_xyah((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+            hh = max(x[3], 1.0)
+            r = np.diag(np.square([t.POS_NOISE * hh, t.POS_NOISE * hh, 1e-1, t.POS_NOISE * hh]))
+            k = np.linalg.solve(h_ @ p @ h_.T + r, h_ @ p).T
+            x = x + k @ (z - h_ @ x)
+            p = (np.eye(8) - k @ h_) @ p
+            kf.update((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        np.testing.assert_allclose(kf.x, x, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(kf.pp, np.diag(p)[:4], rtol=1e-9)
+        np.testing.assert_allclose(kf.pv, np.diag(p, k=4), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(kf.vv, np.diag(p)[4:], rtol=1e-9)
+        assert (
+            np.count_nonzero(
+                p - np.diag(np.diag(p)) - np.diag(np.diag(p, 4), 4) - np.diag(np.diag(p, -4), -4)
+            )
+            == 0
+        )
+
+
 def test_weak_boxes_carry_a_track_but_never_make_one() -> None:
     tr = ByteTracker(high=0.3, low=0.1, max_misses=15)
     box = (100.0, 100.0, 200.0, 180.0)

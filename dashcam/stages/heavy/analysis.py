@@ -43,6 +43,7 @@ SCENE_CUT = 25.0
 SCENE_CUT_MIN = 8.0
 SCENE_CUT_JUMP = 2.5
 DECODE_AHEAD = 3  # frames decoded by a thread while the detector works on the current ones (at least)
+DECODE_NICE_CPU = 10  # the decode-ahead thread's niceness over the detector's on a CPU (decode_setup)
 # a track's plate is read until SETTLED_READS reads in a row agree at SETTLED_CONFIDENCE or better; while
 # the plate still grows in the frame (by PLATE_GROWING over those reads: an approaching car), only
 # agreement on evidence (confidence scaled down for a small or blurred plate) of SETTLED_EVIDENCE settles
@@ -369,12 +370,31 @@ class _Window:
         return out
 
 
-def decode_threads(on_gpu: bool) -> int:
-    """The decoder's own threads in the heavy stage (0: FFmpeg's choice, frame threads on every core). On a
-    CPU the detector's threads already fill every core and the decoder runs beside them in its own thread:
-    frame threads would only add their cost (~20 % more decoding CPU on a 960x540 H.264 clip). A GPU waits
-    on decoding, so there it gets them all."""
-    return 0 if on_gpu else 1
+@dataclass(frozen=True)
+class DecodeSetup:
+    """How the heavy stage decodes: FFmpeg's decoder threads (0: its choice, frame threads on every core)
+    and how much nicer than the detector the decode-ahead thread runs."""
+
+    threads: int = 0
+    nice: int = 0
+
+
+def decode_setup(on_gpu: bool) -> DecodeSetup:
+    """On a CPU the detector's threads already fill every core and the decoder runs beside them in its own
+    thread: frame threads would only add their cost (~20 % more decoding CPU on a 960x540 H.264 clip), and
+    at the same priority the decoder preempts the detector's threads in the middle of a layer, where the
+    other one then waits for it. Niced, it takes the gaps the detector leaves and yields when both cores
+    are wanted (bench/heavy.py: the stage ~5 % faster in the same run). A GPU waits on decoding, so there it
+    gets every core at full priority."""
+    return DecodeSetup() if on_gpu else DecodeSetup(threads=1, nice=DECODE_NICE_CPU)
+
+
+def share_cores(on_gpu: bool) -> None:
+    """On a CPU, OpenCV works in the calling thread: its own thread pool (resizes, colour conversions) would
+    only compete with the detector's threads for the same cores. One thread converts a 960x540 frame for
+    half the CPU of two (41 vs 85 ms over 89 frames). Process-wide: it is set where a stage decides."""
+    if not on_gpu:
+        cv2.setNumThreads(1)
 
 
 def process_clip(
@@ -392,7 +412,7 @@ def process_clip(
     low_conf: float | None = None,
     start_conf: float | None = None,
     bridge_s: float = 0.0,
-    decode_threads: int = 0,
+    decode: DecodeSetup = DecodeSetup(),
 ) -> HeavyOutput:
     """Detect, track and read plates in ``windows`` of one clip. A decode error keeps what was done.
 
@@ -401,8 +421,8 @@ def process_clip(
     ``conf``: a track becomes a sighting once a box this confident joins it; ``low_conf``: weaker boxes
     are ignored (``detect`` must keep boxes down to it); ``start_conf``: a box starts a track from here.
     Tracks of one vehicle broken by a dropout or a gap between windows are joined (:mod:`dashcam.stages.heavy.track_join`);
-    windows less than ``bridge_s`` apart are looked at as one (:func:`bridge`). ``decode_threads``: see
-    :func:`decode_threads`.
+    windows less than ``bridge_s`` apart are looked at as one (:func:`bridge`). ``decode``: see
+    :func:`decode_setup`.
     """
     path = Path(path)
     windows = bridge(windows, bridge_s)
@@ -433,11 +453,12 @@ def process_clip(
             ahead = max(DECODE_AHEAD, 2 * batch_size)
             frames = prefetch(
                 _with_clip_frames(
-                    iter_frames(path, start=w_start, end=w_end, fps=fps, threads=decode_threads),
+                    iter_frames(path, start=w_start, end=w_end, fps=fps, threads=decode.threads),
                     w_start,
                     clip_step,
                 ),
                 ahead,
+                nice=decode.nice,
             )
             for fi, (frame, clip_jpeg) in enumerate(frames):
                 timings["decode"] += time.perf_counter() - t_dec

@@ -234,6 +234,8 @@ def run_heavy(
         path = ctx.raw_path(clip)
         # the windows as the stage looks at them (those close together as one), for its progress too
         windows = heavy.bridge([(w.start, w.end) for w in manifest.windows], g.detection.window_bridge_s)
+        on_gpu = ctx.config.device.gpu is not None
+        heavy.share_cores(on_gpu)
         try:
             side = lanecrop.input_side(det) if g.detection.lane_crop else None
             res = heavy.process_clip(
@@ -246,7 +248,7 @@ def run_heavy(
                 conf=g.detection.vehicle_conf,
                 low_conf=g.detection.vehicle_low_conf,
                 bridge_s=g.detection.window_bridge_s,
-                decode_threads=heavy.decode_threads(on_gpu=ctx.config.device.gpu is not None),
+                decode=heavy.decode_setup(on_gpu),
                 on_frame=_share_done(windows, on_progress) if on_progress else None,
             )
         except VideoError as exc:

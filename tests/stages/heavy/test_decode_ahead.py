@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -46,3 +48,31 @@ def test_next_batch_is_decoded_while_the_detector_runs(monkeypatch: pytest.Monke
     )
     assert out.frames == N
     assert waited and all(waited)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness per thread is Linux's")
+@pytest.mark.parametrize("on_gpu", [False, True], ids=["cpu", "gpu"])
+def test_on_a_cpu_frames_are_decoded_nicer_than_the_detector(
+    monkeypatch: pytest.MonkeyPatch, on_gpu: bool
+) -> None:
+    """On a CPU the decode-ahead thread yields to the detector's threads (decode_setup); on a GPU it
+    decodes at full priority. The detector's thread and the process keep their niceness."""
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: set[int] = set()
+
+    def frames(*_: Any, **__: Any) -> Iterator[Frame]:
+        for i in range(10):
+            seen.add(niceness())  # in the thread that decodes
+            yield Frame(i / 10, np.zeros((36, 64, 3), np.uint8), i == 0)
+
+    monkeypatch.setattr(heavy, "iter_frames", frames)
+    mine = niceness()
+    setup = heavy.decode_setup(on_gpu)
+    heavy.process_clip(
+        "clip.mp4", [(0.0, 1.0)], detect=lambda ims: [[] for _ in ims], read_plates=None, fps=10, decode=setup
+    )
+    assert seen == {mine if on_gpu else min(19, mine + heavy.DECODE_NICE_CPU)}
+    assert niceness() == mine and os.getpriority(os.PRIO_PROCESS, 0) == mine
