@@ -37,6 +37,12 @@ def main() -> None:
         help="stage: the heavy stage's default vehicle detector (here: the int8 TFLite YOLO through LiteRT; "
         "--model is ignored); ultralytics: --model through ultralytics",
     )
+    ap.add_argument(
+        "--decode-nice",
+        type=int,
+        default=None,
+        help="the decode-ahead thread's niceness over the detector's (default: the stage's on a CPU)",
+    )
     args = ap.parse_args()
 
     from dashcam.config import DetectionSection
@@ -63,6 +69,8 @@ def main() -> None:
     dur = probe(clip).duration_s
     frames = [f.image for f in iter_frames(clip, fps=args.fps)]
     setup = heavy.decode_setup(on_gpu=False)  # as the stage decodes on a CPU
+    if args.decode_nice is not None:
+        setup = heavy.DecodeSetup(threads=setup.threads, nice=args.decode_nice)
     heavy.share_cores(on_gpu=False)
 
     def bare_pass() -> float:
@@ -121,7 +129,7 @@ def main() -> None:
     n = out.frames
     print(
         f"clip {clip.name}: {dur:.1f} s of video, {n} frames at {args.fps:g} fps, batch {args.batch}, model {args.model} ({det.backend}), "
-        f"conf {cfg.conf:g}, lane crop {'on' if side else 'off'}"
+        f"conf {cfg.conf:g}, lane crop {'on' if side else 'off'}, decoding niced +{setup.nice}"
     )
     print(f"bare inference        {bare:7.2f} s  {n / bare:6.1f} fps  {dur / bare:5.2f} video-s/s")
     print(
