@@ -384,8 +384,8 @@ def decode_setup(on_gpu: bool) -> DecodeSetup:
     thread: frame threads would only add their cost (~20 % more decoding CPU on a 960x540 H.264 clip), and
     at the same priority the decoder preempts the detector's threads in the middle of a layer, where the
     other one then waits for it. Niced, it takes the gaps the detector leaves and yields when both cores
-    are wanted (bench/heavy.py: the stage ~5 % faster in the same run). A GPU waits on decoding, so there it
-    gets every core at full priority."""
+    are wanted (`bench/heavy.py --decode-nice 0` against the default, one after the other: overhead +32 %
+    against +24 %). A GPU waits on decoding, so there it gets every core at full priority."""
     return DecodeSetup() if on_gpu else DecodeSetup(threads=1, nice=DECODE_NICE_CPU)
 
 
