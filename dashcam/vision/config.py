@@ -227,7 +227,7 @@ class TesseractOcrConfig(BaseModel):
 # The crop variants PlateCrops makes of a plate box (dashcam.vision.plates).
 CropVariant = Literal[
     "tight", "plate", "plate_wide", "plate_clahe", "band", "band_narrow", "band_clahe", "band_sharp",
-    "band_tall", "band_trim", "wide",
+    "band_tall", "band_trim", "wide", "line", "line_clahe", "line_sharp", "line_trim",
 ]  # fmt: skip
 
 
