@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/plates.py [--set us|eu|all] [--limit N] [--every K] [--offset I] [--no-formats]
         [--no-dequantize] [--ocr rapidocr|easyocr|rapidocr,easyocr|...] [--plain-ocr]
-        [--variants band,band_trim,...] [--show-errors] [--plate-ocr MODEL.onnx [--plate-ocr-config YAML]]
+        [--variants line,band,...] [--show-errors] [--degrade SCALE] [--plate-ocr MODEL.onnx [--plate-ocr-config YAML]]
 
 Reads $DASHCAM_TESTDATA/plates/groundtruth.csv (set,image,x,y,width,height,plate; box = top-left + size) and
 prints per set: detection recall (a kept box with IoU >= 0.5), exact-match accuracy of the best read,
@@ -61,6 +61,16 @@ FORMATS: dict[str, list[tuple[str, str]]] = {
         ("CZ", r"^[0-9][ABCEHJKLMPSTUZ][0-9A-FH-NPR-VX-Z][0-9]{4}$"),
     ],
 }
+
+
+def degraded(frame, scale: float):  # type: ignore[no-untyped-def]
+    """The photo smaller, softer and compressed, as a plate of that size looks in video."""
+    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 0.8)
+    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
 def truth_by_format(plate: str, formats: list[tuple[str, str]]) -> str:
@@ -203,6 +213,13 @@ def main() -> int:
     ap.add_argument("--variants", default="", help="comma-separated crop variants (default: the reader's)")
     ap.add_argument("--show-errors", action="store_true", help="print each wrong read")
     ap.add_argument(
+        "--degrade",
+        type=float,
+        default=0.0,
+        help="read each photo as a dashcam frame shows such a plate: downscaled by this factor (e.g. 0.7), "
+        "blurred (Gaussian, sigma 0.8 px) and saved as JPEG at quality 60",
+    )
+    ap.add_argument(
         "--truth-as-given",
         action="store_true",
         help="score against groundtruth.csv as it is (default: a truth that fits no format of its region "
@@ -259,11 +276,15 @@ def main() -> int:
         fixed: list[str] = []
         for row in sel:
             frame = cv2.imread(str(row.image))
+            truth_box = row.box
+            if args.degrade:
+                frame = degraded(frame, args.degrade)
+                truth_box = tuple(v * args.degrade for v in row.box)
             t0 = time.perf_counter()
             reads = reader.read_image(frame)
             dt = time.perf_counter() - t0
             text = reads[0].text if reads else ""
-            box_ok = any(iou(r.box, row.box) >= 0.5 for r in reads)
+            box_ok = any(iou(r.box, truth_box) >= 0.5 for r in reads)
             truth = row.plate if args.truth_as_given else truth_by_format(row.plate, formats)
             if truth != row.plate:
                 fixed.append(f"{row.image.name} {row.plate}->{truth}")
@@ -275,7 +296,9 @@ def main() -> int:
             if naive is not None:
                 t0 = time.perf_counter()
                 box, btext = naive.read(frame)
-                base.add(box is not None and iou(box, row.box) >= 0.5, btext, truth, time.perf_counter() - t0)
+                base.add(
+                    box is not None and iou(box, truth_box) >= 0.5, btext, truth, time.perf_counter() - t0
+                )
         print(f"{name}:")
         print(ours.line("ours") + f"  ocr {args.ocr}")
         if not args.no_baseline:

@@ -12,7 +12,7 @@ import pytest
 
 from dashcam.synth.plates import _glyphs, render_plate, spec_for
 from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig
-from dashcam.vision.plate_line import cut_to_line, find_char_line
+from dashcam.vision.plate_line import MIN_MARGIN_PX, cut_to_line, find_char_line
 from dashcam.vision.plates import PlateReader, PlateReaderOptions
 from tests.support import model_file, models_dir, testdata_file
 
@@ -117,3 +117,13 @@ def test_a_real_plate_is_read_on_its_line(reader: PlateReader, image: str, plate
     assert PlateReaderOptions().variants[0] == "line"
     best = reader.read_image(photo)
     assert best and best[0].text == plate
+
+
+def test_a_small_plates_cut_keeps_room_for_blur() -> None:
+    """A 12 px character line keeps at least MIN_MARGIN_PX above and below: blur spreads it past its strokes."""
+    crop = in_margin(render_plate(spec_for("7ABC123", "us"), 24), pad=4)
+    line = find_char_line(crop)
+    assert line is not None and line.height == pytest.approx(12, abs=2)
+    cut = cut_to_line(crop, line, 0.18)
+    assert cut is not None
+    assert cut.shape[0] >= line.height + 2 * MIN_MARGIN_PX - 1

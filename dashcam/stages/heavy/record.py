@@ -92,9 +92,9 @@ def on_device(ctx: StageContext, cfg: Any) -> Any:
     )
 
 
-# video: many frames of each plate are voted on, so three crop variants per read are enough. Two cut to the
-# character line and one fixed band: on OpenALPR's photos us 0.806 / eu 0.972 exact against 0.748 / 0.954
-# for band, band_narrow, band_clahe (bench/plates.py --variants, docs/BENCHMARKS.md).
+# video: the reader's own three crops (two on the character line, one fixed band). On OpenALPR's photos
+# downscaled to 0.7, blurred and saved as JPEG 60 (plates as small as a dashcam's), us 0.617 / eu 0.778 exact
+# against 0.559 / 0.741 for the fixed bands used before (band, band_narrow, band_clahe; docs/BENCHMARKS.md).
 VIDEO_VARIANTS = ("line", "line_clahe", "band")
 
 
