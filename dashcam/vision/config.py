@@ -273,7 +273,8 @@ class PlateOnnxOcrConfig(BaseModel):
         min_length=1,
         description="crops of each plate box read and voted on: such models were trained on whole plate "
         "boxes, so the default reads the box as is and with a small margin (tight, plate, plate_wide, "
-        "plate_clahe; the band variants cut into the box for general text recognisers)",
+        "plate_clahe; the band and line variants cut into the box, to a fixed band or to the characters' own line, "
+        "for general text recognisers)",
     )
 
 
