@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support import testdata_file
+from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig
+from dashcam.vision.plates import PlateReader
+from tests.support import model_file, models_dir, testdata_file
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +56,13 @@ def gt_box(row: dict[str, str]) -> tuple[int, int, int, int]:
     """The ground-truth plate box as x1, y1, x2, y2."""
     x, y, w, h = (int(row[k]) for k in ("x", "y", "width", "height"))
     return x, y, x + w, y + h
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    """The real plate detector and RapidOCR with the reader's default crops, one per test module (tests set
+    its rules)."""
+    model_file("license_plate_detector_int8.onnx")
+    r = PlateReader.from_config(OnnxDetectorConfig(num_threads=2), RapidOcrConfig(), models_dir=models_dir())
+    r.load()
+    return r

@@ -11,21 +11,11 @@ import numpy as np
 import pytest
 
 from dashcam.synth.plates import _glyphs, render_plate, spec_for
-from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig
 from dashcam.vision.plate_line import MIN_MARGIN_PX, cut_to_line, find_char_line
 from dashcam.vision.plates import PlateReader, PlateReaderOptions
-from tests.support import model_file, models_dir, testdata_file
+from tests.support import testdata_file
 
 H = 120  # plate height in pixels; render_plate's US characters span rows 0.30-0.80 of it
-
-
-@pytest.fixture(scope="module")
-def reader() -> PlateReader:
-    """The real plate detector and RapidOCR, with the reader's default crop variants."""
-    model_file("license_plate_detector_int8.onnx")
-    r = PlateReader.from_config(OnnxDetectorConfig(num_threads=2), RapidOcrConfig(), models_dir=models_dir())
-    r.load()
-    return r
 
 
 def us_plate_with_slogan(text: str = "7ABC123") -> np.ndarray:

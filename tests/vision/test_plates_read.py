@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dashcam.cli import app
-from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig
 from dashcam.vision.plate_text import PlateRules, edit_distance
 from dashcam.vision.plates import PlateReader
-from tests.support import model_file, models_dir
+from tests.support import models_dir
 
 runner = CliRunner()
 
@@ -39,14 +38,6 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = iw * ih
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-@pytest.fixture(scope="module")
-def reader() -> PlateReader:
-    model_file("license_plate_detector_int8.onnx")
-    r = PlateReader.from_config(OnnxDetectorConfig(num_threads=2), RapidOcrConfig(), models_dir=models_dir())
-    r.load()
-    return r
 
 
 @pytest.mark.parametrize("name", ["us", "eu"])
