@@ -353,11 +353,11 @@ class PlateReader:
             if (win[2] - win[0]) * (win[3] - win[1]) < 0.5 * fw * fh:
                 zoom.append(win)
         found += self._detect_in(frame, zoom)
-        tile = opt.tile_fallback if tiles is None else tiles
-        if tile and not any(s >= self.min_score for _, s in found):
-            tile = max(320, int(min(fh, fw) * 0.6))
-            if tile < max(fh, fw):
-                found += self._detect_in(frame, _tiles(frame.shape, tile))
+        use_tiles = opt.tile_fallback if tiles is None else tiles
+        if use_tiles and not any(s >= self.min_score for _, s in found):
+            size = max(320, int(min(fh, fw) * 0.6))
+            if size < max(fh, fw):
+                found += self._detect_in(frame, _tiles(frame.shape, size))
         kept = [
             (b, s)
             for b, s in _nms(found, opt.nms_iou)
