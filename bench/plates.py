@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/plates.py [--set us|eu|all] [--limit N] [--every K] [--offset I] [--no-formats]
         [--no-dequantize] [--ocr rapidocr|easyocr|rapidocr,easyocr|...] [--plain-ocr]
-        [--variants line,band,...] [--show-errors] [--degrade SCALE] [--plate-ocr MODEL.onnx [--plate-ocr-config YAML]]
+        [--variants line,band,...] [--show-errors] [--degrade SCALE] [--truth-boxes] [--plate-ocr MODEL.onnx [--plate-ocr-config YAML]]
 
 Reads $DASHCAM_TESTDATA/plates/groundtruth.csv (set,image,x,y,width,height,plate; box = top-left + size) and
 prints per set: detection recall (a kept box with IoU >= 0.5), exact-match accuracy of the best read,
@@ -213,6 +213,11 @@ def main() -> int:
     ap.add_argument("--variants", default="", help="comma-separated crop variants (default: the reader's)")
     ap.add_argument("--show-errors", action="store_true", help="print each wrong read")
     ap.add_argument(
+        "--truth-boxes",
+        action="store_true",
+        help="read the ground-truth plate boxes instead of detecting (what the reading alone reaches)",
+    )
+    ap.add_argument(
         "--degrade",
         type=float,
         default=0.0,
@@ -281,7 +286,10 @@ def main() -> int:
                 frame = degraded(frame, args.degrade)
                 truth_box = tuple(v * args.degrade for v in row.box)
             t0 = time.perf_counter()
-            reads = reader.read_image(frame)
+            if args.truth_boxes:
+                reads = reader.read_boxes(frame, [(truth_box, 1.0)])
+            else:
+                reads = reader.read_image(frame)
             dt = time.perf_counter() - t0
             text = reads[0].text if reads else ""
             box_ok = any(iou(r.box, truth_box) >= 0.5 for r in reads)
@@ -307,6 +315,11 @@ def main() -> int:
             print(f"  truth read by the formats ({len(fixed)}): {', '.join(fixed)}")
             print(f"  exact against the truth as given: {given.exact / given.n:.3f}")
         exact = ours.exact / ours.n
+        if args.truth_boxes:  # the reading alone: the target is for the whole reader
+            print(
+                f"  read on the ground-truth boxes: no target (the target, {TARGETS[name]}, is detect + read)"
+            )
+            continue
         ok &= exact >= TARGETS[name]
         print(f"  target exact >= {TARGETS[name]}: {'PASS' if exact >= TARGETS[name] else 'FAIL'}")
     for backend, timer in timers:
