@@ -24,7 +24,7 @@ from dashcam.vision.config import (
 from dashcam.vision.detectors import Detector, build_detector
 from dashcam.vision.ocr.base import OcrBackend
 from dashcam.vision.ocr.registry import build_ocrs
-from dashcam.vision.plate_line import CharLine, cut_to_line, find_char_line
+from dashcam.vision.plate_line import cut_to_line, find_char_line
 from dashcam.vision.plate_marks import drop_leading_mark, without_eu_band
 from dashcam.vision.plate_text import PlateConsensus, PlateRules, consensus, correct_format, normalise_map
 from dashcam.vision.types import OcrResult
@@ -144,16 +144,19 @@ class PlateCrops:
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
 
     def variants(self, names: Sequence[str], frame: np.ndarray, box: Box) -> list[np.ndarray]:
-        """The named pre-processings of one plate box; the character line is found once for all of them."""
-        line: np.ndarray | None = None
-        if any(n in LINE_FALLBACK for n in names):
-            line = self.line_crop(frame, box)
-        return [self.variant(n, frame, box, line=line) for n in names]
+        """The named pre-processings of one plate box; the character line is looked for once for all of them
+        (found or not: a box without one falls back to the fixed bands without a second search)."""
+        line = self.line_crop(frame, box) if any(n in LINE_FALLBACK for n in names) else None
+        return [self._variant(n, frame, box, line) for n in names]
+
+    def variant(self, name: str, frame: np.ndarray, box: Box) -> np.ndarray:
+        """One named pre-processing of a plate box."""
+        return self.variants((name,), frame, box)[0]
 
     def line_crop(self, frame: np.ndarray, box: Box) -> np.ndarray | None:
         """The box (and a little room) levelled and cut to its character line; None where none is found."""
         base = without_eu_band(self._cut(frame, box, 0.03, 0.02))
-        found: CharLine | None = find_char_line(base)
+        found = find_char_line(base)
         return None if found is None else cut_to_line(base, found, LINE_MARGIN)
 
     @staticmethod
@@ -189,15 +192,11 @@ class PlateCrops:
         gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         return cv2.cvtColor(self._clahe.apply(gray), cv2.COLOR_GRAY2BGR)
 
-    def variant(
-        self, name: str, frame: np.ndarray, box: Box, *, line: np.ndarray | None = None
-    ) -> np.ndarray:
-        """One named pre-processing of a plate box (``line``: its line crop, when found already)."""
+    def _variant(self, name: str, frame: np.ndarray, box: Box, line: np.ndarray | None) -> np.ndarray:
+        """One named pre-processing of a plate box, given its line crop (None: no line was found)."""
         if name in LINE_FALLBACK:
-            if line is None:
-                line = self.line_crop(frame, box)
             if line is None:  # no row of characters found: the fixed band of the same kind
-                return self.variant(LINE_FALLBACK[name], frame, box)
+                return self._variant(LINE_FALLBACK[name], frame, box, None)
             return self._on_line(name, line)
         if name == "tight":  # the detector's box as is
             return self._cut(frame, box, 0.0, 0.0)

@@ -102,7 +102,7 @@ def test_a_real_plate_is_read_on_its_line(reader: PlateReader, image: str, plate
     line = reader.crops.line_crop(photo, box)
     assert line is not None
     assert line.shape[0] < 0.6 * (box[3] - box[1])  # the printed lines above and below are cut off
-    (read,) = reader.ocr.read([reader.crops.variant("line", photo, box, line=line)])
+    (read,) = reader.ocr.read([reader.crops.variant("line", photo, box)])
     assert read.text.replace(" ", "") == plate
     assert PlateReaderOptions().variants[0] == "line"
     best = reader.read_image(photo)
