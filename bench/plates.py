@@ -36,6 +36,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dashcam.synth.photos import video_like  # noqa: E402
 from dashcam.vision.boxes import iou  # noqa: E402
 from dashcam.vision.config import (  # noqa: E402
     EasyOcrConfig,
@@ -61,16 +62,6 @@ FORMATS: dict[str, list[tuple[str, str]]] = {
         ("CZ", r"^[0-9][ABCEHJKLMPSTUZ][0-9A-FH-NPR-VX-Z][0-9]{4}$"),
     ],
 }
-
-
-def degraded(frame, scale: float):  # type: ignore[no-untyped-def]
-    """The photo smaller, softer and compressed, as a plate of that size looks in video."""
-    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), 0.8)
-    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
 def truth_by_format(plate: str, formats: list[tuple[str, str]]) -> str:
@@ -283,7 +274,7 @@ def main() -> int:
             frame = cv2.imread(str(row.image))
             truth_box = row.box
             if args.degrade:
-                frame = degraded(frame, args.degrade)
+                frame = video_like(frame, args.degrade)
                 truth_box = tuple(v * args.degrade for v in row.box)
             t0 = time.perf_counter()
             if args.truth_boxes:

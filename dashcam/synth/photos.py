@@ -25,6 +25,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 MAX_ZOOM = 1.25
 
 
+def video_like(img: np.ndarray, scale: float, sigma: float = 0.8, quality: int = 60) -> np.ndarray:
+    """A photo as a dashcam's video would show it: downscaled by ``scale``, blurred (Gaussian, ``sigma`` px)
+    and compressed (JPEG at ``quality``)."""
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma)
+    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        raise ValueError(f"could not JPEG-encode and decode a {small.shape} image")
+    return np.asarray(decoded)
+
+
 @dataclass(frozen=True)
 class PhotoPlate:
     """A plate in a photo: its text and box (x, y, width, height) in photo pixels."""

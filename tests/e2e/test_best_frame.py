@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 import pytest
 
 from dashcam.stages.heavy.record import VIDEO_VARIANTS, VideoPlateReader
 from dashcam.stages.heavy.votes import sighting_plate
+from dashcam.synth.photos import video_like
 from dashcam.vision.config import OnnxDetectorConfig, RapidOcrConfig, VisionConfig
 from dashcam.vision.plate_evidence import EVIDENCE_TIER, EvidencedRead, evidence, sharpness, track_plate
 from dashcam.vision.plate_text import PlateRules, consensus
@@ -78,15 +78,6 @@ def test_a_drive_whose_plates_are_soft_while_far_carries_the_sharp_reads(
     assert misread >= 1, "the far blur made no read go wrong: the drive does not test the vote"
 
 
-def _degrade(img: np.ndarray, scale: float, sigma: float, quality: int) -> np.ndarray:
-    """A photo as a dashcam's video would show it: smaller, softer, compressed."""
-    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
-
-
 @pytest.fixture(scope="module")
 def plates() -> list[dict[str, str]]:
     gt = testdata_file("plates/groundtruth.csv")
@@ -109,7 +100,7 @@ def test_real_photos_degraded_like_video_keep_the_read_of_the_best_frame(
         for row in [r for r in plates if r["set"] == name][::12]:
             img = cv2.imread(row["path"])
             frames = [
-                _degrade(img, s, b, q) for s, b, q in ((0.35, 1.0, 40), (0.45, 0.8, 45), (0.55, 0.6, 50))
+                video_like(img, s, b, q) for s, b, q in ((0.35, 1.0, 40), (0.45, 0.8, 45), (0.55, 0.6, 50))
             ]
             reads = []
             for frame in [*frames, img]:
