@@ -23,6 +23,18 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+# A box this close (pixels) to the frame's edge is cut by it: a detector's box of a plate that runs out of
+# the frame ends at the edge.
+EDGE_PX = 2.0
+
+
+def at_frame_edge(box: Box, shape: Sequence[int]) -> bool:
+    """Whether a box (xyxy) reaches the edge of a frame of ``shape`` (height, width, ...): what it holds may
+    run on out of the frame."""
+    h, w = shape[0], shape[1]
+    return box[0] <= EDGE_PX or box[1] <= EDGE_PX or box[2] >= w - EDGE_PX or box[3] >= h - EDGE_PX
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of boxes ``a`` [N,4] and ``b`` [M,4]."""
     if len(a) == 0 or len(b) == 0:

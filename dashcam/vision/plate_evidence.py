@@ -3,7 +3,8 @@
 A video shows a plate many times: far and blurred as a car approaches, then near and sharp. Summing the
 reads' confidences lets the many poor frames outvote the few good ones (a blurred S read as 5 eight times
 beats one sharp S). Each read gets an *evidence* score from what makes a read trustworthy: its size in the
-frame, its sharpness and the recogniser's own per-character confidence. Only the reads whose evidence comes
+frame, its sharpness and the recogniser's own per-character confidence, less for a box cut by the frame's
+edge. Only the reads whose evidence comes
 near the best one's vote (:func:`track_plate`); the others are kept as alternatives for search.
 """
 
@@ -27,6 +28,10 @@ SHARP_FULL = 1.3
 SIZE_FULL_PX = 24.0
 # A read votes for the track's plate when its evidence is at least this share of the best read's.
 EVIDENCE_TIER = 0.75
+# A read of a plate box at the frame's edge (a car coming in or leaving at the side, its plate cut by the
+# edge and read as a part) counts this share of its evidence: under EVIDENCE_TIER, so that it never votes
+# against a read of the whole plate that is about as good, and still gives the plate where it is all there is.
+AT_EDGE = 0.5
 
 CharProbs = Sequence[Mapping[str, float]]
 
@@ -48,11 +53,12 @@ def sharpness(img: np.ndarray, box: Sequence[float]) -> float:
     return float(lap.std() / (sized.std() + 1.0))
 
 
-def evidence(confidence: float, height_px: float, sharp: float) -> float:
-    """A read's worth, 0..1: the recogniser's confidence, scaled down for a small or blurred plate."""
+def evidence(confidence: float, height_px: float, sharp: float, *, at_edge: bool = False) -> float:
+    """A read's worth, 0..1: the recogniser's confidence, scaled down for a small or blurred plate and for
+    one whose box reaches the frame's edge."""
     size = min(1.0, max(0.0, height_px) / SIZE_FULL_PX)
     clear = min(1.0, max(0.0, sharp) / SHARP_FULL)
-    return float(confidence) * size * clear
+    return float(confidence) * size * clear * (AT_EDGE if at_edge else 1.0)
 
 
 @dataclass(frozen=True)

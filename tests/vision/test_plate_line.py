@@ -117,3 +117,76 @@ def test_a_small_plates_cut_keeps_room_for_blur() -> None:
     cut = cut_to_line(crop, line, 0.18)
     assert cut is not None
     assert cut.shape[0] >= line.height + 2 * MIN_MARGIN_PX - 1
+
+
+def plate_with_mark(colour: tuple[int, int, int]) -> np.ndarray:
+    """SH0 R7X on a light plate, a block of ``colour`` 60 % of the characters' height in the gap between the
+    groups (a registration sticker), in a margin of car paint."""
+    img = np.full((100, 260, 3), (235, 235, 230), np.uint8)
+    for x0, text in ((20, "SH0"), (130, "R7X")):
+        mask = _glyphs(text, 50, 90, 0.12)
+        img[25:75, x0 : x0 + 90][mask > 96] = (90, 40, 20)
+    cv2.rectangle(img, (113, 35), (125, 65), colour, -1)
+    return in_margin(img, pad=10)
+
+
+def test_a_sticker_between_the_groups_is_a_mark_and_is_painted_over() -> None:
+    crop = plate_with_mark((40, 120, 230))  # an orange sticker
+    line = find_char_line(crop)
+    assert line is not None and line.count == 6  # the sticker is no character of the line
+    assert len(line.marks) == 1
+    mark = line.marks[0]
+    # between the 0 (ends at x 110 + 10 of margin) and the R (starts at 130 + 10)
+    assert 115 <= mark.x0 < 123 + 10 <= mark.x1 <= 142
+    assert np.allclose(mark.colour, (235, 235, 230), atol=12)  # the plate's colour around it
+    painted, plain = cut_to_line(crop, line, 0.18), cut_to_line(crop, line, 0.18, paint_marks=False)
+    assert painted is not None and plain is not None
+
+    def orange(img: np.ndarray) -> int:
+        b, g, r = (img[..., k].astype(int) for k in range(3))
+        return int(((r > 180) & (b < 100)).sum())
+
+    assert orange(plain) > 200 and orange(painted) == 0
+
+
+def test_what_stands_in_a_gap_in_the_characters_colour_is_left() -> None:
+    """A block as dark as the characters may be a character the components missed: no mark."""
+    line = find_char_line(plate_with_mark((90, 40, 20)))
+    assert line is not None and line.count == 6 and line.marks == ()
+
+
+@pytest.mark.parametrize(
+    ("image", "plate"),
+    [
+        # a sticker between SH0 and R7X, read as L in every crop before
+        ("us/wts-lg-000100.jpg", "SH0R7X"),
+        # Slovakia's coat of arms between TS and 260AK, read as 5 in the line crops before
+        ("eu/test_005.jpg", "TS260AK"),
+        # a Z that is no component, in a gap and taken for a mark: the painted crop loses it, the vote keeps it
+        ("us/wts-lg-000156.jpg", "5TZA419"),
+    ],
+)
+def test_a_mark_is_painted_in_one_line_crop_and_the_vote_decides(
+    reader: PlateReader, image: str, plate: str
+) -> None:
+    gt = testdata_file("plates/groundtruth.csv")
+    photo = cv2.imread(str(gt.parent / image))
+    assert photo is not None
+    box, _ = reader.detect_plates(photo)[0]
+    painted, plain = reader.crops.line_crops(photo, box)
+    assert painted is not None and plain is not None
+    assert painted is not plain, "no mark was found between the characters"
+    best = reader.read_image(photo)
+    assert best and best[0].text.replace("O", "0") == plate.replace("O", "0")
+
+
+def test_a_plate_cut_by_the_photos_edge_ranks_after_a_whole_one(reader: PlateReader) -> None:
+    """OpenALPR's car22: a car at the photo's left edge shows part of its plate, read 6F1A with a better
+    score than the plate in the middle (CH0P8Y, the ground truth)."""
+    photo = cv2.imread(str(testdata_file("plates/us/car22.jpg")))
+    reads = reader.read_image(photo)
+    by_text = {r.text.replace("O", "0"): r for r in reads}
+    assert "CH0P8Y" in by_text and not by_text["CH0P8Y"].at_edge
+    cut = [r for r in reads if r.at_edge]
+    assert cut and cut[0].box[0] <= 2 and cut[0].score > by_text["CH0P8Y"].score
+    assert reads[0].text.replace("O", "0") == "CH0P8Y"

@@ -25,6 +25,7 @@ import numpy as np
 from dashcam.stages.heavy.sighting_join import fill_gaps, fold, join_dropouts
 from dashcam.stages.heavy.votes import add_votes, class_scores, sighting_plate, top_label
 from dashcam.video.decode import Frame, VideoError, iter_frames, prefetch
+from dashcam.vision.boxes import at_frame_edge
 from dashcam.vision.plate_evidence import evidence, sharpness
 from dashcam.vision.reid import SignatureSum, signature
 from dashcam.vision.tracking import ByteTracker, Track, label_group
@@ -82,6 +83,7 @@ class PlateObservation:
     crop_jpeg: bytes | None = None
     evidence: float = 0.0  # confidence scaled by the plate's size and sharpness in this frame
     char_probs: tuple[Any, ...] = ()  # per character of ``text``: plate character -> probability
+    at_edge: bool = False  # the box reaches the frame's edge: the plate may run on out of it
 
 
 @dataclass
@@ -152,12 +154,13 @@ class _TrackState:
     @property
     def settled(self) -> bool:
         """Three reads in a row agree, each confidently, and the plate is not about to be seen better: more
-        reads of it would not change it."""
+        reads of it would not change it. Reads of a plate cut by the frame's edge never settle it: the car
+        is coming in or leaving at the side, and its plate whole is the one to read."""
         last = self.reads[-SETTLED_READS:]
         if (
             len(last) < SETTLED_READS
             or len({r.text for r in last}) != 1
-            or any(r.confidence < SETTLED_CONFIDENCE for r in last)
+            or any(r.confidence < SETTLED_CONFIDENCE or r.at_edge for r in last)
         ):
             return False
         growing = _height(last[-1].box) > _height(last[0].box) * PLATE_GROWING
@@ -564,14 +567,16 @@ def _read(
         holders = [(tr, b) for tr, b in owners if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
         owner = min(holders, key=lambda h: (h[1][2] - h[1][0]) * (h[1][3] - h[1][1]))[0] if holders else None
         sharp = sharpness(img, r.box)
+        at_edge = at_frame_edge(r.box, img.shape)
         obs = PlateObservation(
             round(t, 3),
             r.text,
             r.raw_text,
             round(float(r.confidence), 4),
             [round(float(v), 1) for v in r.box],
-            evidence=round(evidence(float(r.confidence), r.box[3] - r.box[1], sharp), 4),
+            evidence=round(evidence(float(r.confidence), r.box[3] - r.box[1], sharp, at_edge=at_edge), 4),
             char_probs=tuple(getattr(r, "char_scores", ())),
+            at_edge=at_edge,
         )
         obs.crop_jpeg = _jpeg(_crop(img, r.box, 0.08), 400, 90)
         if owner is not None:

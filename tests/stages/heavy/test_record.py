@@ -479,6 +479,61 @@ def test_the_sharp_read_of_an_approaching_plate_wins() -> None:
     assert "5D05BD5" in sighting_plate([*crowd, sure]).alternatives
 
 
+def test_a_plate_cut_by_the_frames_edge_neither_settles_nor_outvotes_the_whole_plate() -> None:
+    """A car coming in at the frame's left edge: its plate, cut by the edge, is read confidently as a part
+    (D05BDS, its S out of the frame), then whole once the car is in (SD05BDS, a little less sure). Before,
+    three alike confident reads of the part settled the track and the part was the sighting's plate."""
+    from types import SimpleNamespace
+
+    import cv2
+    import numpy as np
+
+    from dashcam.stages.heavy.votes import sighting_plate
+    from dashcam.synth.plates import render_plate, spec_for
+    from dashcam.vision.types import Detection
+
+    frame_no = [0]
+    coming_in = 40  # frames with the plate cut by the edge
+
+    def boxes(i: int) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float]]:
+        if i < coming_in:  # the plate's first 30 px are out of the frame
+            return (0.0, 380.0, 330.0, 640.0), (0.0, 540.0, 111.0, 570.0)
+        return (40.0, 380.0, 370.0, 640.0), (60.0, 540.0, 201.0, 570.0)
+
+    whole = cv2.resize(render_plate(spec_for("SD05BDS", "eu"), 120), (141, 30), interpolation=cv2.INTER_AREA)
+
+    def frame(i: int) -> np.ndarray:
+        img = np.full((720, 1280, 3), 70, np.uint8)
+        if i < coming_in:
+            img[540:570, 0:111] = whole[:, 30:]
+        else:
+            img[540:570, 60:201] = whole
+        return img
+
+    def detect(batch: list[np.ndarray]) -> list[list[Detection]]:
+        return [[Detection(*boxes(frame_no[0])[0], 0.9, "car", 2)] for _ in batch]
+
+    def read_plates(img: np.ndarray, vehicle_boxes: list, **_: object) -> list:
+        if not vehicle_boxes:
+            return []
+        text, conf = ("D05BDS", 0.99) if frame_no[0] < coming_in else ("SD05BDS", 0.93)
+        return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=boxes(frame_no[0])[1])]
+
+    w = _window(detect, read_plates)
+    for i in range(70):
+        frame_no[0] = i
+        w.add(i, i / 10, frame(i), 1)
+    w.flush()
+    (st,) = w.states.values()
+    cut = [r for r in st.reads if r.at_edge]
+    inside = [r for r in st.reads if not r.at_edge]
+    assert len(cut) >= 3 and {r.text for r in cut} == {"D05BDS"}  # read alike and sure, yet not settled
+    assert inside and {r.text for r in inside} == {"SD05BDS"}
+    assert max(r.evidence for r in cut) < 0.75 * max(r.evidence for r in inside)
+    plate = sighting_plate(st.reads)
+    assert plate.text == "SD05BDS" and "D05BDS" in plate.alternatives
+
+
 def test_vehicle_class_from_class_scores_over_the_track() -> None:
     """The int8 YOLO hesitates between car and truck on a saloon (a car box and a truck box on it, the truck
     a little ahead), then sees it clearly as a car. The summed class scores say car, and its share is kept;
