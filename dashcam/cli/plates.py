@@ -14,7 +14,8 @@ def plates(
     images: list[Path] = typer.Argument(..., help="Photos (JPEG, PNG, ...) to read plates from."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Print each plate's text, confidence and box, as the heavy stage reads them."""
+    """Print each plate's text, confidence and box, as the heavy stage reads them (best first; a plate whose
+    box reaches the photo's edge, which may be cut by it, after the whole ones)."""
     # Imported here so `dashcam --help` stays fast.
     import cv2
 
@@ -61,6 +62,7 @@ def plates(
                     "raw_text": r.raw_text,
                     "alternatives": list(r.alternatives),
                     "country": r.country,
+                    "at_edge": r.at_edge,
                 }
                 for r in reads
             ],
@@ -71,8 +73,10 @@ def plates(
                 console.print(f"{shown(path)}: no plate", highlight=False)
             for r in reads:
                 box = ",".join(str(round(v)) for v in r.box)
+                edge = "  at the photo's edge: may be part of a plate" if r.at_edge else ""
                 console.print(
-                    f"{shown(path)}: {shown(r.text)}  conf {r.confidence:.2f}  box {box}", highlight=False
+                    f"{shown(path)}: {shown(r.text)}  conf {r.confidence:.2f}  box {box}{edge}",
+                    highlight=False,
                 )
     if as_json:
         print_json(doc)

@@ -22,7 +22,7 @@ STAGES = ("ingest", "preprocess", "heavy", "archive")
 
 # Bump a stage's version when its output for the same input changes: it is part of the stage's cache key
 # (a rerun after an upgrade recomputes) and the preprocess manifest records it. The one place it is kept.
-STAGE_VERSIONS = {"ingest": "1", "preprocess": "4", "heavy": "5", "archive": "1"}
+STAGE_VERSIONS = {"ingest": "1", "preprocess": "4", "heavy": "6", "archive": "1"}
 
 
 def config_hash(*sections: BaseModel | dict[str, Any] | None) -> str:

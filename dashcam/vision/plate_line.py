@@ -158,7 +158,11 @@ def _marks(crop: np.ndarray, binary: np.ndarray, row: np.ndarray, scale: float) 
     if crop.ndim != 3 or len(row) < MARK_MIN_CHARS:
         return ()
     row = row[np.argsort(row[:, 0])]
-    steps = np.diff(row[:, 0] + row[:, 2] / 2) / float(np.median(np.diff(row[:, 0] + row[:, 2] / 2)))
+    steps = np.diff(row[:, 0] + row[:, 2] / 2)
+    pitch = float(np.median(steps))
+    if pitch <= 0:
+        return ()
+    steps /= pitch
     gaps = [
         k
         for k, step in enumerate(steps)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from dashcam.cli import app
 from dashcam.vision.plate_text import PlateRules, edit_distance
 from dashcam.vision.plates import PlateReader
-from tests.support import models_dir
+from tests.support import models_dir, testdata_file
 
 runner = CliRunner()
 
@@ -111,6 +111,23 @@ def test_cli_plates_text_output(
     result = runner.invoke(app, ["plates", good["path"]])
     assert result.exit_code == 0, result.output
     assert good["image"] in result.stdout and "conf" in result.stdout and "box" in result.stdout
+
+
+def test_cli_plates_says_which_plate_the_photos_edge_cuts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """OpenALPR's car22: the plate in the middle first, the part of one at the left edge after it, said so."""
+    monkeypatch.setenv("DASHCAM_MODELS_DIR", str(models_dir()))
+    monkeypatch.delenv("DASHCAM_CONFIG_DIR", raising=False)
+    monkeypatch.setattr("dashcam.settings.DEFAULT_CONFIG_DIR", tmp_path / "no-config")
+    photo = str(testdata_file("plates/us/car22.jpg"))
+    result = runner.invoke(app, ["plates", photo, "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)[0]["plates"]
+    assert [p["at_edge"] for p in found] == [False, True]
+    assert found[0]["text"].replace("O", "0") == "CH0P8Y" and found[1]["box"][0] <= 2
+    text = runner.invoke(app, ["plates", photo]).stdout.splitlines()
+    assert len(text) == 2 and "edge" not in text[0] and "at the photo's edge" in text[1]
 
 
 def test_skip_inside_leaves_a_plate_unread(reader: PlateReader, plates: list[dict[str, str]]) -> None:
