@@ -60,6 +60,18 @@ def _window(detect: Any, read_plates: Any) -> Any:
     )
 
 
+def _play(detect: Any, read_plates: Any, frames: int, frame_no: list[int], frame: Any) -> Any:
+    """Frames 0..frames-1 at 10 fps through a window (``frame_no[0]`` tells the fakes which one is being
+    looked at), flushed: the state of its one track."""
+    w = _window(detect, read_plates)
+    for i in range(frames):
+        frame_no[0] = i
+        w.add(i, i / 10, frame(i), 1)
+    w.flush()
+    (st,) = w.states.values()
+    return st
+
+
 def _run(ctx: StageContext, path: Path) -> int:
     clip_id = register_file(path, ctx).clip_id
     run_preprocess(clip_id, ctx)
@@ -459,12 +471,7 @@ def test_the_sharp_read_of_an_approaching_plate_wins() -> None:
         text, conf = ("SD05BDS", 0.97) if sharp else ("5D05BD5", 0.95)
         return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=plate_box(frame_no[0]))]
 
-    w = _window(detect, read_plates)
-    for i in range(90):
-        frame_no[0] = i
-        w.add(i, i / 10, frame(i), 1)
-    w.flush()
-    (st,) = w.states.values()
+    st = _play(detect, read_plates, 90, frame_no, frame)
     texts = [r.text for r in st.reads]
     assert "SD05BDS" in texts and texts.count("5D05BD5") > texts.count("SD05BDS")  # outnumbered
     assert sighting_plate(st.reads).text == "SD05BDS"
@@ -519,12 +526,7 @@ def test_a_plate_cut_by_the_frames_edge_neither_settles_nor_outvotes_the_whole_p
         text, conf = ("D05BDS", 0.99) if frame_no[0] < coming_in else ("SD05BDS", 0.93)
         return [SimpleNamespace(text=text, raw_text=text, confidence=conf, box=boxes(frame_no[0])[1])]
 
-    w = _window(detect, read_plates)
-    for i in range(70):
-        frame_no[0] = i
-        w.add(i, i / 10, frame(i), 1)
-    w.flush()
-    (st,) = w.states.values()
+    st = _play(detect, read_plates, 70, frame_no, frame)
     cut = [r for r in st.reads if r.at_edge]
     inside = [r for r in st.reads if not r.at_edge]
     assert len(cut) >= 3 and {r.text for r in cut} == {"D05BDS"}  # read alike and sure, yet not settled
