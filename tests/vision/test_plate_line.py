@@ -12,7 +12,7 @@ import pytest
 
 from dashcam.synth.plates import _glyphs, render_plate, spec_for
 from dashcam.vision.plate_line import MIN_MARGIN_PX, cut_to_line, find_char_line
-from dashcam.vision.plates import PlateReader, PlateReaderOptions
+from dashcam.vision.plates import PlateCrops, PlateReader, PlateReaderOptions
 from tests.support import testdata_file
 
 H = 120  # plate height in pixels; render_plate's US characters span rows 0.30-0.80 of it
@@ -190,3 +190,33 @@ def test_a_plate_cut_by_the_photos_edge_ranks_after_a_whole_one(reader: PlateRea
     cut = [r for r in reads if r.at_edge]
     assert cut and cut[0].box[0] <= 2 and cut[0].score > by_text["CH0P8Y"].score
     assert reads[0].text.replace("O", "0") == "CH0P8Y"
+
+
+def test_a_box_that_cuts_the_line_short_is_widened() -> None:
+    """A plate box whose left side runs through the plate's third character: the line runs into the crop's
+    side, so the box is widened there and the line crop holds all seven characters."""
+    plate = render_plate(spec_for("7ABC123", "us"), H)
+    frame = np.full((400, 600, 3), (70, 80, 90), np.uint8)
+    frame[140 : 140 + H, 150 : 150 + plate.shape[1]] = plate
+    box = (150 + 0.39 * plate.shape[1], 140.0, 150.0 + plate.shape[1], 140.0 + H)
+    crops = PlateCrops(48)
+    inside = find_char_line(crops._cut(frame, box, 0.03, 0.02))
+    assert inside is not None and inside.count == 5 and inside.left <= 1
+    painted, plain = crops.line_crops(frame, box)
+    assert painted is not None and painted is plain  # no marks
+    line = find_char_line(painted)
+    assert line is not None and line.count == 7
+    # a box whose side falls between two characters gives no sign of what lies beyond it: left as it is
+    box = (150 + 0.32 * plate.shape[1], 140.0, 150.0 + plate.shape[1], 140.0 + H)
+    painted, _ = crops.line_crops(frame, box)
+    assert painted is not None and painted.shape[1] < 0.75 * plate.shape[1]
+
+
+def test_a_real_plate_boxed_short_is_read_whole(reader: PlateReader) -> None:
+    """OpenALPR's wts-lg-000154: the detector's box starts at the plate's second 6 (its band reads 66026)."""
+    photo = cv2.imread(str(testdata_file("plates/us/wts-lg-000154.jpg")))
+    box, _ = reader.detect_plates(photo)[0]
+    (band,) = reader.ocr.read([reader.crops.variant("band", photo, box)])
+    assert band.text.replace(" ", "") == "66026"
+    best = reader.read_image(photo)
+    assert best and best[0].text == "1366026"
