@@ -4,8 +4,8 @@ A video shows a plate many times: far and blurred as a car approaches, then near
 reads' confidences lets the many poor frames outvote the few good ones (a blurred S read as 5 eight times
 beats one sharp S). Each read gets an *evidence* score from what makes a read trustworthy: its size in the
 frame, its sharpness and the recogniser's own per-character confidence, less for a box cut by the frame's
-edge. Only the reads whose evidence comes
-near the best one's vote (:func:`track_plate`); the others are kept as alternatives for search.
+edge. Only the reads whose evidence comes near the best one's vote (:func:`track_plate`); the others are kept
+as alternatives for search.
 """
 
 from __future__ import annotations

@@ -146,6 +146,7 @@ UNPAINTED = frozenset({"line_clahe"})
 # worse); 1.0 / 1.5 / 2.5 / 3.0 heights: 0.851 / 0.860 / 0.865 / 0.865, eu 0.972 with each.
 LINE_EDGE_PX = 1.0
 LINE_REACH = 2.0
+LINE_ROOM = (0.03, 0.02)  # room around the box the line is looked for in, shares of its width and height
 LINE_MARGIN = 0.18  # room above and below the characters, a share of their height (0.1-0.3 read alike)
 TRIM = 0.04  # share of the box's width the *_trim variants leave off each side
 
@@ -176,7 +177,7 @@ class PlateCrops:
 
     def line_crops(self, frame: np.ndarray, box: Box) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The line crop with its marks painted over and as it is (one array where there are none)."""
-        base = without_eu_band(self._cut(frame, box, 0.03, 0.02))
+        base = without_eu_band(self._cut(frame, box, *LINE_ROOM))
         found = find_char_line(base)
         if found is None:
             return None, None
@@ -189,16 +190,17 @@ class PlateCrops:
     ) -> tuple[np.ndarray, CharLine] | None:
         """Where the line runs into a side of the crop, the box cut it short (OpenALPR's 1366026 was boxed
         from its second 6): the box widened by LINE_REACH line heights on that side (within the frame) and
-        its line found again; None where that finds fewer characters or there is no room."""
+        its line found again; None where that finds fewer characters or the crop's side is the frame's."""
         x1, y1, x2, y2 = box
-        left = found.left <= LINE_EDGE_PX and x1 > 0
-        right = found.right >= base.shape[1] - LINE_EDGE_PX and x2 < frame.shape[1]
+        room = LINE_ROOM[0] * (x2 - x1)  # pixels; the crop already reaches the frame's edge beyond them
+        left = found.left <= LINE_EDGE_PX and x1 - room > 0
+        right = found.right >= base.shape[1] - LINE_EDGE_PX and x2 + room < frame.shape[1]
         if not (left or right):
             return None
         reach = LINE_REACH * found.height
         wide = (x1 - reach if left else x1, y1, x2 + reach if right else x2, y2)
-        room = 0.03 * (x2 - x1) / (wide[2] - wide[0])  # as many pixels of room as the box had
-        again = without_eu_band(self._cut(frame, wide, room, 0.02))
+        # as many pixels of room as the box had
+        again = without_eu_band(self._cut(frame, wide, room / (wide[2] - wide[0]), LINE_ROOM[1]))
         line = find_char_line(again)
         return (again, line) if line is not None and line.count >= found.count else None
 

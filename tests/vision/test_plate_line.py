@@ -12,7 +12,7 @@ import pytest
 
 from dashcam.synth.plates import _glyphs, render_plate, spec_for
 from dashcam.vision.plate_line import MIN_MARGIN_PX, cut_to_line, find_char_line
-from dashcam.vision.plates import PlateCrops, PlateReader, PlateReaderOptions
+from dashcam.vision.plates import LINE_ROOM, PlateCrops, PlateReader, PlateReaderOptions
 from tests.support import testdata_file
 
 H = 120  # plate height in pixels; render_plate's US characters span rows 0.30-0.80 of it
@@ -200,7 +200,7 @@ def test_a_box_that_cuts_the_line_short_is_widened() -> None:
     frame[140 : 140 + H, 150 : 150 + plate.shape[1]] = plate
     box = (150 + 0.39 * plate.shape[1], 140.0, 150.0 + plate.shape[1], 140.0 + H)
     crops = PlateCrops(48)
-    inside = find_char_line(crops._cut(frame, box, 0.03, 0.02))
+    inside = find_char_line(crops._cut(frame, box, *LINE_ROOM))
     assert inside is not None and inside.count == 5 and inside.left <= 1
     painted, plain = crops.line_crops(frame, box)
     assert painted is not None and painted is plain  # no marks
